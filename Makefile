@@ -1,0 +1,41 @@
+# Thin wrapper over CMake and the scripts: every target installs what it needs first.
+BUILD      ?= build
+BUILD_TEST ?= build-test
+BUILD_BENCH?= build-bench
+JOBS       ?= 2
+PY         := /usr/bin/python3
+
+.PHONY: deps build build-test up down test unit bench clean
+
+deps:
+	scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-test: deps
+	cmake -S . -B $(BUILD_TEST) -DCMAKE_BUILD_TYPE=Debug -DTASKBUS_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD_TEST) -j$(JOBS)
+
+# Start redis-server, FerretDB and the daemons locally (state under .state/), wait for GET /, print how to use it.
+up: build
+	$(PY) tests/stack.py up --build $(BUILD)
+
+down:
+	$(PY) tests/stack.py down
+
+# Unit and integration tests, under AddressSanitizer and UndefinedBehaviorSanitizer.
+test: build-test
+	cd $(BUILD_TEST) && ctest --output-on-failure
+
+unit: build-test
+	cd $(BUILD_TEST) && ctest --output-on-failure -L unit
+
+bench: deps
+	cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD_BENCH) -j$(JOBS)
+	$(PY) bench/bench.py --build $(BUILD_BENCH)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_BENCH)

@@ -1,0 +1,131 @@
+/* backend: a worker replica of one service; computes each task it is sent and answers the events replica. */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "compute.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "msg.h"
+#include "registry.h"
+
+static const char *redis_host, *service, *log_level;
+static long redis_port, heartbeat_ms, replica_ttl_ms, bus_window, shutdown_grace_ms;
+
+static const struct config_var config[] = {
+    { "SERVICE", CONFIG_STRING, "arithmetic", 1, 0, "the service this replica provides (a value of task-maps.json)",
+      &service },
+    { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &redis_host },
+    { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &redis_port },
+    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000, "registry heartbeat period", &heartbeat_ms },
+    { "REPLICA_TTL_MS", CONFIG_INT, "3000", 100, 600000, "a replica is dead this long after its last heartbeat",
+      &replica_ttl_ms },
+    { "BUS_WINDOW", CONFIG_INT, "1024", 1, 1000000, "publishes in flight to Redis before queueing", &bus_window },
+    { "SHUTDOWN_GRACE_MS", CONFIG_INT, "1500", 0, 600000,
+      "on SIGTERM, keep serving this long after leaving the registry (senders refresh within HEARTBEAT_MS)",
+      &shutdown_grace_ms },
+    { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &log_level },
+};
+
+struct app {
+    struct event_base *base;
+    struct bus *bus;
+    struct registry *reg;
+    char self_id[REPLICA_ID_LEN];
+    unsigned long long done, failed, bad;
+};
+
+/* Answer one task message: the result, or the reason there is none. */
+static void on_message(const char *data, size_t len, void *arg)
+{
+    struct app *app = arg;
+    struct msg in, out = { .kind = MSG_RESULT, .replica = app->self_id };
+    char err[TASK_ERR_LEN];
+    char *result = NULL;
+    int decoded = msg_decode(data, len, &in, err) == 0;
+    if (decoded && in.kind != MSG_TASK)
+        snprintf(err, sizeof err, "a backend only takes task messages");
+    if (!decoded || in.kind != MSG_TASK) {
+        app->bad++;
+        LOG_W("event=bad_message error=\"%s\"", err);
+        if (!in.id[0] || !in.reply_to) {
+            msg_clear(&in);
+            return;
+        }
+        out.status = 400;
+        out.error = err;
+    } else {
+        int rc = compute_task(&in.task, &result, err);
+        out.status = rc == 0 ? 200 : rc == -1 ? 422 : 500;
+        out.result = result;
+        out.error = rc == 0 ? NULL : rc == -1 ? err : "backend out of memory";
+    }
+    memcpy(out.id, in.id, sizeof out.id);
+    if (out.status == 200)
+        app->done++;
+    else
+        app->failed++;
+    char *text = msg_encode(&out);
+    if (!text || bus_publish(app->bus, in.reply_to, text, strlen(text), NULL, NULL) != 0)
+        LOG_W("event=answer_lost task=%s", in.id);
+    free(text);
+    free(result);
+    msg_clear(&in);
+}
+
+static void on_ready(void *arg)
+{
+    struct app *app = arg;
+    registry_beat(app->reg);
+}
+
+static void on_stop(void *arg)
+{
+    struct app *app = arg;
+    registry_leave(app->reg);
+    struct timeval tv = { shutdown_grace_ms / 1000, (shutdown_grace_ms % 1000) * 1000 };
+    event_base_loopexit(app->base, &tv);
+}
+
+int main(int argc, char **argv)
+{
+    config_init(argc, argv, "backend", "computes the tasks of one service", config, sizeof config / sizeof config[0]);
+    enum log_level level;
+    if (log_level_parse(log_level, &level) != 0) {
+        fprintf(stderr, "backend: invalid configuration: LOG_LEVEL=%s is not error, warn, info or debug\n",
+                log_level);
+        return 1;
+    }
+    if (strlen(service) >= 64 || strspn(service, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+                                     != strlen(service)) {
+        fprintf(stderr, "backend: invalid configuration: SERVICE=%s must be letters, digits, '-' or '_'\n", service);
+        return 1;
+    }
+    struct app app = { 0 };
+    char channel[REPLICA_ID_LEN + 16];
+    clock_replica_id(service, app.self_id, sizeof app.self_id);
+    snprintf(channel, sizeof channel, "taskbus:%s", app.self_id);
+    log_init("backend", app.self_id, level);
+
+    app.base = event_base_new();
+    struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
+    struct bus_config bc = { redis_host, (int)redis_port, channel, bus_window, on_message, on_ready, &app };
+    app.bus = bus_new(app.base, &bc);
+    app.reg = registry_new(app.base, app.bus, service, app.self_id, heartbeat_ms, replica_ttl_ms, NULL, NULL);
+    if (!app.base || !signals || !app.bus || !app.reg) {
+        fprintf(stderr, "backend: out of memory at start-up\n");
+        return 1;
+    }
+    LOG_I("event=started service=%s redis=%s:%ld", service, redis_host, redis_port);
+    event_base_dispatch(app.base);
+    LOG_I("event=stopped done=%llu failed=%llu bad_messages=%llu", app.done, app.failed, app.bad);
+    bus_free(app.bus);
+    registry_free(app.reg);
+    daemon_signals_free(signals);
+    event_base_free(app.base);
+    return 0;
+}

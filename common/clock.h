@@ -1,0 +1,20 @@
+/* Wall-clock and monotonic time in milliseconds, and replica ids. */
+#ifndef TASKBUS_CLOCK_H
+#define TASKBUS_CLOCK_H
+
+#include <stddef.h>
+
+/* Milliseconds since the epoch: the registry's clock, shared by every replica. */
+long long clock_wall_ms(void);
+
+/* Milliseconds of a monotonic clock: for local deadlines. */
+long long clock_mono_ms(void);
+
+/* Write a replica id "<service>-<hostname>-<pid>-<random hex>" into 'buf' ('len' bytes). Unique across hosts,
+ * restarts and containers that share a pid namespace. */
+void clock_replica_id(const char *service, char *buf, size_t len);
+
+/* Fill 'buf' with 'n' random bytes from getrandom(2); falls back to the clock only if it fails. */
+void clock_random(void *buf, size_t n);
+
+#endif

@@ -1,0 +1,53 @@
+/* Logging to stderr as "ts=... level=... daemon=... replica=... <message>" lines. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+enum log_level log_threshold = LOG_INFO;
+static char log_daemon[32] = "taskbus";
+static char log_replica[96] = "-";
+
+void log_init(const char *daemon, const char *replica, enum log_level threshold)
+{
+    snprintf(log_daemon, sizeof log_daemon, "%s", daemon);
+    snprintf(log_replica, sizeof log_replica, "%s", replica);
+    log_threshold = threshold;
+}
+
+int log_level_parse(const char *name, enum log_level *out)
+{
+    static const char *names[] = { "error", "warn", "info", "debug" };
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+    static const char *names[] = { "error", "warn", "info", "debug" };
+    char line[1024];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s daemon=%s replica=%s ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, names[level], log_daemon, log_replica);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof line)
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    /* One fputs per line keeps lines from several threads whole. */
+    size_t len = strnlen(line, sizeof line - 2);
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    fputs(line, stderr);
+}

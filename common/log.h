@@ -1,0 +1,24 @@
+/* Level-checked logging: one key=value line per event on stderr, tagged with the daemon and replica id. */
+#ifndef TASKBUS_LOG_H
+#define TASKBUS_LOG_H
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+extern enum log_level log_threshold;
+
+/* Set the daemon name and replica id that prefix every line (copied). */
+void log_init(const char *daemon, const char *replica, enum log_level threshold);
+
+/* Parse "error", "warn", "info" or "debug". Returns 0 and sets '*out', or -1. */
+int log_level_parse(const char *name, enum log_level *out);
+
+void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Arguments are not evaluated when the level is off. */
+#define LOG(level, ...) do { if ((level) <= log_threshold) log_write((level), __VA_ARGS__); } while (0)
+#define LOG_E(...) LOG(LOG_ERROR, __VA_ARGS__)
+#define LOG_W(...) LOG(LOG_WARN, __VA_ARGS__)
+#define LOG_I(...) LOG(LOG_INFO, __VA_ARGS__)
+#define LOG_D(...) LOG(LOG_DEBUG, __VA_ARGS__)
+
+#endif

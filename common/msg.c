@@ -1,0 +1,333 @@
+/* JSON encoding and validating decoding of the messages replicas send each other over the bus. */
+#include "msg.h"
+
+#include "compute.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/* Wire names; indexed by enum msg_kind. */
+static const char *const kind_names[] = { "task", "result", "history" };
+
+/* Add the string 'value' as 'name' to 'obj' unless it is NULL. Returns 0, or -1 when out of memory. */
+static int add_string(cJSON *obj, const char *name, const char *value)
+{
+    if (!value)
+        return 0;
+    return cJSON_AddStringToObject(obj, name, value) ? 0 : -1;
+}
+
+/* Create a JSON number for the finite 'x' in the shortest text that reads back as exactly 'x'. cJSON 1.7.15's own
+ * printer is not exact (it accepts %.15g when it is within DBL_EPSILON: 0.1+0.2 prints as 0.3, DBL_MAX as a text
+ * that reads back as inf). Returns NULL when out of memory. */
+static cJSON *create_number(double x)
+{
+    char buf[COMPUTE_NUM_LEN];
+
+    compute_format_number(x, buf);
+    return cJSON_CreateRaw(buf);
+}
+
+/* Add the number 'x' as 'name' to 'obj'. Returns 0, or -1 when out of memory. */
+static int add_number(cJSON *obj, const char *name, double x)
+{
+    cJSON *v = create_number(x);
+
+    if (!v || !cJSON_AddItemToObject(obj, name, v)) {
+        cJSON_Delete(v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Add the fields of an MSG_TASK to 'obj'. Returns 0, or -1 when out of memory. */
+static int encode_task(cJSON *obj, const struct msg *ev)
+{
+    const struct task *t = &ev->task;
+    cJSON *ops, *v;
+    int i;
+
+    if (!cJSON_AddStringToObject(obj, "task", task_type_name(t->type)) ||
+        !cJSON_AddStringToObject(obj, "subtask", task_op_name(t->op)))
+        return -1;
+    ops = cJSON_AddArrayToObject(obj, "operands");
+    if (!ops)
+        return -1;
+    for (i = 0; i < 2; i++) {
+        if (t->type == TASK_STRING)
+            v = cJSON_CreateString(t->arg[i].str ? t->arg[i].str : "");
+        else
+            v = create_number(t->arg[i].num);
+        if (!v || !cJSON_AddItemToArray(ops, v)) {
+            cJSON_Delete(v);
+            return -1;
+        }
+    }
+    if (add_string(obj, "requestBody", ev->request) < 0)
+        return -1;
+    return add_number(obj, "timeoutMs", (double)ev->timeout_ms);
+}
+
+/* Add the fields of an MSG_RESULT or MSG_HISTORY to 'obj'; a history query (status 0) carries no status.
+ * Returns 0, or -1 when out of memory. */
+static int encode_answer(cJSON *obj, const struct msg *ev)
+{
+    if ((ev->kind == MSG_RESULT || ev->status != 0) && add_number(obj, "status", ev->status) < 0)
+        return -1;
+    if (add_string(obj, "error", ev->error) < 0)
+        return -1;
+    if (ev->kind == MSG_HISTORY)
+        return add_string(obj, "requestBody", ev->request) < 0 ? -1 : add_string(obj, "history", ev->history);
+    if (add_string(obj, "result", ev->result) < 0)
+        return -1;
+    return add_string(obj, "replica", ev->replica);
+}
+
+char *msg_encode(const struct msg *ev)
+{
+    cJSON *obj = NULL;
+    char *text = NULL;
+
+    if ((unsigned)ev->kind >= sizeof kind_names / sizeof kind_names[0])
+        goto out;
+    obj = cJSON_CreateObject();
+    if (!obj || !cJSON_AddStringToObject(obj, "kind", kind_names[ev->kind]) ||
+        !cJSON_AddStringToObject(obj, "id", ev->id) || add_string(obj, "replyTo", ev->reply_to) < 0 ||
+        add_string(obj, "origin", ev->origin) < 0)
+        goto out;
+    if ((ev->kind == MSG_TASK ? encode_task(obj, ev) : encode_answer(obj, ev)) < 0)
+        goto out;
+    text = cJSON_PrintUnformatted(obj);
+out:
+    cJSON_Delete(obj);
+    return text;
+}
+
+/* Copy the string field 'name' of 'obj' into '*out' (malloc'd). A missing field leaves '*out' NULL and is an error
+ * only when 'required'. Returns 0, or -1 with a reason in 'err' (wrong type, missing, out of memory). */
+static int get_string(const cJSON *obj, const char *name, int required, char **out, char *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    size_t n;
+
+    if (!v) {
+        if (required)
+            snprintf(err, TASK_ERR_LEN, "missing %s", name);
+        return required ? -1 : 0;
+    }
+    if (!cJSON_IsString(v)) {
+        snprintf(err, TASK_ERR_LEN, "%s must be a string", name);
+        return -1;
+    }
+    n = strlen(v->valuestring);
+    *out = malloc(n + 1);
+    if (!*out) {
+        snprintf(err, TASK_ERR_LEN, "out of memory");
+        return -1;
+    }
+    memcpy(*out, v->valuestring, n + 1);
+    return 0;
+}
+
+/* Read the integer field 'name' of 'obj' into '*out' when it lies in [lo, hi]. A missing field leaves '*out'
+ * alone and is an error only when 'required'. Returns 0, or -1 with a reason in 'err'. */
+static int get_integer(const cJSON *obj, const char *name, int required, double lo, double hi, long *out,
+                       char *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    double x;
+
+    if (!v) {
+        if (required)
+            snprintf(err, TASK_ERR_LEN, "missing %s", name);
+        return required ? -1 : 0;
+    }
+    x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (!(x >= lo && x <= hi) || x != floor(x)) {
+        snprintf(err, TASK_ERR_LEN, "%s must be an integer from %.0f to %.0f", name, lo, hi);
+        return -1;
+    }
+    *out = (long)x;
+    return 0;
+}
+
+/* Read the two operands of a task of type 't->type' from the array 'ops' into 't'. Returns 0, or -1 with a reason
+ * in 'err'. */
+static int decode_operands(const cJSON *ops, struct task *t, char *err)
+{
+    const cJSON *v;
+    int i = 0;
+
+    if (!cJSON_IsArray(ops) || cJSON_GetArraySize(ops) != 2) {
+        snprintf(err, TASK_ERR_LEN, "operands must be an array of 2 values");
+        return -1;
+    }
+    cJSON_ArrayForEach(v, ops) {
+        if (t->type == TASK_NUMBER) {
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+                snprintf(err, TASK_ERR_LEN, "operands of a NUMBER task must be finite numbers");
+                return -1;
+            }
+            t->arg[i].num = v->valuedouble;
+        } else {
+            if (!cJSON_IsString(v)) {
+                snprintf(err, TASK_ERR_LEN, "operands of a STRING task must be strings");
+                return -1;
+            }
+            t->arg[i].len = strlen(v->valuestring);
+            t->arg[i].str = malloc(t->arg[i].len + 1);
+            if (!t->arg[i].str) {
+                snprintf(err, TASK_ERR_LEN, "out of memory");
+                return -1;
+            }
+            memcpy(t->arg[i].str, v->valuestring, t->arg[i].len + 1);
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* Read the fields of an MSG_TASK from 'obj' into 'ev'. Returns 0, or -1 with a reason in 'err'. */
+static int decode_task(const cJSON *obj, struct msg *ev, char *err)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "task");
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(obj, "subtask");
+    double max_timeout = LONG_MAX < 9007199254740991.0 ? (double)LONG_MAX : 9007199254740991.0;
+
+    if (!ev->reply_to) {
+        snprintf(err, TASK_ERR_LEN, "missing replyTo");
+        return -1;
+    }
+    if (task_type_parse(cJSON_GetStringValue(type), &ev->task.type) < 0) {
+        snprintf(err, TASK_ERR_LEN, "task must be \"NUMBER\" or \"STRING\"");
+        return -1;
+    }
+    if (task_op_parse(cJSON_GetStringValue(op), &ev->task.op) < 0) {
+        snprintf(err, TASK_ERR_LEN, "subtask must be \"ADD\", \"SUBTRACT\", \"MULTIPLY\" or \"DIVIDE\"");
+        return -1;
+    }
+    if (decode_operands(cJSON_GetObjectItemCaseSensitive(obj, "operands"), &ev->task, err) < 0)
+        return -1;
+    if (get_string(obj, "requestBody", 0, &ev->request, err) < 0)
+        return -1;
+    return get_integer(obj, "timeoutMs", 0, 0, max_timeout, &ev->timeout_ms, err);
+}
+
+/* Read the fields of an MSG_RESULT or MSG_HISTORY from 'obj' into 'ev'; a result needs a status. Returns 0,
+ * or -1 with a reason in 'err'. */
+static int decode_answer(const cJSON *obj, struct msg *ev, char *err)
+{
+    long status = 0;
+
+    if (get_integer(obj, "status", ev->kind == MSG_RESULT, 100, 599, &status, err) < 0)
+        return -1;
+    ev->status = (int)status;
+    if (get_string(obj, "error", 0, &ev->error, err) < 0)
+        return -1;
+    if (ev->kind == MSG_HISTORY)
+        return get_string(obj, "requestBody", 0, &ev->request, err) < 0 ? -1
+                                                                          : get_string(obj, "history", 0, &ev->history, err);
+    if (get_string(obj, "result", 0, &ev->result, err) < 0)
+        return -1;
+    return get_string(obj, "replica", 0, &ev->replica, err);
+}
+
+/* Read the kind and id of 'obj' into 'ev'. Returns 0, or -1 with a reason in 'err'. */
+static int decode_header(const cJSON *obj, struct msg *ev, char *err)
+{
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "kind"));
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "id"));
+    size_t i, n;
+
+    if (!kind) {
+        snprintf(err, TASK_ERR_LEN, "missing kind");
+        return -1;
+    }
+    for (i = 0; i < sizeof kind_names / sizeof kind_names[0]; i++)
+        if (strcmp(kind, kind_names[i]) == 0)
+            break;
+    if (i == sizeof kind_names / sizeof kind_names[0]) {
+        snprintf(err, TASK_ERR_LEN, "unknown kind \"%.32s\"", kind);
+        return -1;
+    }
+    ev->kind = (enum msg_kind)i;
+    if (!id || id[0] == '\0') {
+        snprintf(err, TASK_ERR_LEN, "missing id");
+        return -1;
+    }
+    n = strlen(id);
+    if (n >= TASK_ID_LEN) {
+        snprintf(err, TASK_ERR_LEN, "id is longer than %d characters", TASK_ID_LEN - 1);
+        return -1;
+    }
+    memcpy(ev->id, id, n + 1);
+    return 0;
+}
+
+int msg_decode(const char *text, size_t len, struct msg *ev, char *err)
+{
+    cJSON *root = NULL;
+    const char *end = NULL;
+    int rc = -1, scan;
+
+    memset(ev, 0, sizeof *ev);
+    if (!text || len == 0) {
+        snprintf(err, TASK_ERR_LEN, "message is empty");
+        goto out;
+    }
+    scan = task_json_scan(text, len);
+    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    while (root && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (!root || scan == TASK_SCAN_CONTROL || end != text + len) {
+        snprintf(err, TASK_ERR_LEN, "message is not valid JSON");
+        goto out;
+    }
+    if (scan != TASK_SCAN_OK) {
+        snprintf(err, TASK_ERR_LEN, "message %s", scan == TASK_SCAN_UTF8 ? "is not valid UTF-8" : "contains \\u0000");
+        goto out;
+    }
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, TASK_ERR_LEN, "message must be a JSON object");
+        goto out;
+    }
+    if (decode_header(root, ev, err) < 0 || get_string(root, "replyTo", 0, &ev->reply_to, err) < 0 ||
+        get_string(root, "origin", 0, &ev->origin, err) < 0)
+        goto out;
+    if (ev->kind == MSG_TASK ? decode_task(root, ev, err) < 0 : decode_answer(root, ev, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc < 0) {
+        /* Keep what lets a receiver tell the sender why its message was refused. */
+        char id[TASK_ID_LEN];
+        char *reply_to = ev->reply_to;
+        memcpy(id, ev->id, sizeof id);
+        ev->reply_to = NULL;
+        msg_clear(ev);
+        memcpy(ev->id, id, sizeof id);
+        ev->reply_to = reply_to;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+void msg_clear(struct msg *ev)
+{
+    if (!ev)
+        return;
+    free(ev->reply_to);
+    free(ev->origin);
+    task_clear(&ev->task);
+    free(ev->request);
+    free(ev->result);
+    free(ev->error);
+    free(ev->replica);
+    free(ev->history);
+    memset(ev, 0, sizeof *ev);
+}

@@ -1,0 +1,437 @@
+/* Store writer: a FIFO of appends and queries drained by one thread into unordered bulk inserts (group commit). */
+#include "store.h"
+
+#include <mongoc/mongoc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "mailbox.h"
+
+#define STORE_HISTORY_MAX 1000
+#define STORE_BACKOFF_MAX_MS 1000
+
+enum item_kind { ITEM_APPEND, ITEM_QUERY };
+
+struct item {
+    struct item *next;
+    enum item_kind kind;
+    bson_t *doc;
+    void *ctx;
+    long long t0;
+    char *task_id;
+    store_history_fn cb;
+};
+
+/* What the writer hands back to the loop: acknowledgements of one bulk, or one query's answer. */
+struct done {
+    enum item_kind kind;
+    void **ctxs;
+    size_t n;
+    char *json;
+    char err[STORE_ERR_LEN];
+    store_history_fn cb;
+    void *ctx;
+};
+
+struct store {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct item *head, *tail;
+    int stopping;
+    long long stop_deadline_ms;
+    struct store_stats stats;
+    mongoc_uri_t *uri;
+    char db[64];
+    long max_batch;
+    struct mailbox *mailbox;
+    store_acked_fn on_acked;
+    void *arg;
+};
+
+static void mongoc_to_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+    (void)data;
+    if (level <= MONGOC_LOG_LEVEL_WARNING)
+        LOG_W("event=mongoc domain=%s message=\"%s\"", domain, message);
+    else
+        LOG_D("event=mongoc domain=%s message=\"%s\"", domain, message);
+}
+
+static void item_free(struct item *it)
+{
+    if (it->doc)
+        bson_destroy(it->doc);
+    free(it->task_id);
+    free(it);
+}
+
+/* Loop thread: deliver what the writer finished. */
+static void on_done(void *p, void *arg)
+{
+    struct store *s = arg;
+    struct done *d = p;
+    if (d->kind == ITEM_APPEND) {
+        for (size_t i = 0; i < d->n; i++)
+            s->on_acked(d->ctxs[i], s->arg);
+        free(d->ctxs);
+    } else {
+        d->cb(d->json, d->json ? NULL : d->err, d->ctx);
+    }
+    free(d);
+}
+
+/* Wait up to 'ms' unless the store is stopping; returns 1 when the writer should give up retrying. */
+static int backoff_wait(struct store *s, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (!s->stopping)
+        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+    int give_up = s->stopping && clock_mono_ms() >= s->stop_deadline_ms;
+    pthread_mutex_unlock(&s->lock);
+    return give_up;
+}
+
+/* A bulk failed; it still counts as stored when every write error is a duplicate key (an earlier attempt wrote it). */
+static int only_duplicates(const bson_t *reply)
+{
+    bson_iter_t it, errs;
+    if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it))
+        return 0;
+    if (bson_iter_init_find(&errs, reply, "writeConcernErrors") && BSON_ITER_HOLDS_ARRAY(&errs)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_array(&errs, &len, &data);
+        if (len > 5) /* an empty BSON array is 5 bytes */
+            return 0;
+    }
+    bson_iter_recurse(&it, &errs);
+    int any = 0;
+    while (bson_iter_next(&errs)) {
+        bson_iter_t code;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errs) || !bson_iter_recurse(&errs, &code) ||
+            !bson_iter_find(&code, "code") || bson_iter_as_int64(&code) != 11000)
+            return 0;
+        any = 1;
+    }
+    return any;
+}
+
+static int insert_batch(mongoc_collection_t *coll, struct item **items, size_t n, bson_error_t *error)
+{
+    bson_t opts = BSON_INITIALIZER;
+    bson_t reply;
+    BSON_APPEND_BOOL(&opts, "ordered", false);
+    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
+    for (size_t i = 0; i < n; i++)
+        mongoc_bulk_operation_insert(bulk, items[i]->doc);
+    int ok = mongoc_bulk_operation_execute(bulk, &reply, error) != 0 || only_duplicates(&reply);
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(bulk);
+    bson_destroy(&opts);
+    return ok;
+}
+
+static int ensure_index(mongoc_database_t *db)
+{
+    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(STORE_COLLECTION), "indexes", "[", "{", "key", "{",
+                           "task", BCON_INT32(1), "seq", BCON_INT32(1), "}", "name", BCON_UTF8("task_seq"), "}", "]");
+    bson_error_t error;
+    int ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, &error);
+    if (!ok)
+        LOG_W("event=store_index_failed error=\"%s\"", error.message);
+    bson_destroy(cmd);
+    return ok;
+}
+
+/* Store 'n' appends, retrying with backoff until stored or the store is stopping and its grace ran out. */
+static void write_appends(struct store *s, mongoc_collection_t *coll, struct item **items, size_t n)
+{
+    bson_error_t error;
+    long backoff = 10;
+    int stored;
+    while (!(stored = insert_batch(coll, items, n, &error))) {
+        if (error.domain == MONGOC_ERROR_COMMAND && error.code == MONGOC_ERROR_COMMAND_INVALID_ARG) {
+            /* Client-side validation: retrying cannot help. Documents are validated before they get here. */
+            LOG_E("event=store_records_rejected records=%zu error=\"%s\"", n, error.message);
+            break;
+        }
+        LOG_W("event=store_write_failed records=%zu error=\"%s\" retry_ms=%ld", n, error.message, backoff);
+        if (backoff_wait(s, backoff)) {
+            LOG_E("event=store_records_lost records=%zu reason=\"store unreachable at shutdown\"", n);
+            break;
+        }
+        backoff = backoff * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : backoff * 2;
+    }
+    struct done *d = calloc(1, sizeof *d);
+    void **ctxs = calloc(n, sizeof *ctxs);
+    long long now = clock_mono_ms(), lag = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (now - items[i]->t0 > lag)
+            lag = now - items[i]->t0;
+        if (items[i]->ctx && ctxs)
+            ctxs[k++] = items[i]->ctx;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->stats.backlog -= n;
+    s->stats.batches++;
+    if (stored)
+        s->stats.stored += n;
+    if (lag > s->stats.max_lag_ms)
+        s->stats.max_lag_ms = lag;
+    pthread_mutex_unlock(&s->lock);
+    if (!stored || !d || !ctxs || k == 0) {
+        /* Records that were not stored are never acknowledged: their replies must not leave. */
+        free(ctxs);
+        free(d);
+        return;
+    }
+    d->kind = ITEM_APPEND;
+    d->ctxs = ctxs;
+    d->n = k;
+    if (mailbox_post(s->mailbox, d) != 0) {
+        LOG_E("event=store_ack_lost records=%zu reason=\"out of memory\"", k);
+        free(ctxs);
+        free(d);
+    }
+}
+
+static char *history_json(mongoc_collection_t *coll, const char *task_id, char *err)
+{
+    bson_t *filter = BCON_NEW("task", BCON_UTF8(task_id));
+    bson_t *opts = BCON_NEW("sort", "{", "seq", BCON_INT32(1), "}", "limit", BCON_INT64(STORE_HISTORY_MAX));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    bson_string_t *out = bson_string_new("[");
+    const bson_t *doc;
+    bson_error_t error;
+    int first = 1;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        char *text = bson_as_relaxed_extended_json(doc, NULL);
+        if (!first)
+            bson_string_append_c(out, ',');
+        bson_string_append(out, text);
+        bson_free(text);
+        first = 0;
+    }
+    char *json = NULL;
+    if (mongoc_cursor_error(cursor, &error)) {
+        snprintf(err, STORE_ERR_LEN, "store query failed: %.200s", error.message);
+        bson_string_free(out, true);
+    } else {
+        bson_string_append_c(out, ']');
+        char *text = bson_string_free(out, false);
+        json = strdup(text);
+        bson_free(text);
+        if (!json)
+            snprintf(err, STORE_ERR_LEN, "out of memory");
+    }
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return json;
+}
+
+static void answer_query(struct store *s, mongoc_collection_t *coll, struct item *it)
+{
+    struct done *d = calloc(1, sizeof *d);
+    if (!d)
+        return;
+    d->kind = ITEM_QUERY;
+    d->cb = it->cb;
+    d->ctx = it->ctx;
+    d->json = history_json(coll, it->task_id, d->err);
+    if (mailbox_post(s->mailbox, d) != 0) {
+        free(d->json);
+        free(d);
+    }
+}
+
+/* Take everything queued (or wait for something); returns NULL when stopping and nothing is left. */
+static struct item *take_all(struct store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (!s->head && !s->stopping)
+        pthread_cond_wait(&s->cond, &s->lock);
+    struct item *list = s->head;
+    s->head = s->tail = NULL;
+    pthread_mutex_unlock(&s->lock);
+    return list;
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *s = arg;
+    mongoc_client_t *client = mongoc_client_new_from_uri(s->uri);
+    mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+    mongoc_database_t *db = mongoc_client_get_database(client, s->db);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, s->db, STORE_COLLECTION);
+    int indexed = 0;
+    struct item **batch = calloc((size_t)s->max_batch, sizeof *batch);
+    struct item *list;
+    while (batch && (list = take_all(s))) {
+        if (!indexed)
+            indexed = ensure_index(db);
+        size_t n = 0;
+        while (list) {
+            struct item *it = list;
+            list = it->next;
+            if (it->kind == ITEM_APPEND) {
+                batch[n++] = it;
+                if (n < (size_t)s->max_batch && list && list->kind == ITEM_APPEND)
+                    continue;
+                write_appends(s, coll, batch, n);
+                for (size_t i = 0; i < n; i++)
+                    item_free(batch[i]);
+                n = 0;
+            } else {
+                answer_query(s, coll, it);
+                item_free(it);
+            }
+        }
+    }
+    free(batch);
+    mongoc_collection_destroy(coll);
+    mongoc_database_destroy(db);
+    mongoc_client_destroy(client);
+    return NULL;
+}
+
+static void enqueue(struct store *s, struct item *it)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->tail)
+        s->tail->next = it;
+    else
+        s->head = it;
+    s->tail = it;
+    if (it->kind == ITEM_APPEND) {
+        s->stats.appended++;
+        s->stats.backlog++;
+    }
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static mongoc_uri_t *parse_uri(const char *text, char *db, size_t db_len, char *err)
+{
+    bson_error_t error;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(text, &error);
+    if (!uri) {
+        snprintf(err, STORE_ERR_LEN, "invalid MONGO_URI: %.200s", error.message);
+        return NULL;
+    }
+    static const struct { const char *name; int32_t value; } defaults[] = {
+        { MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 2000 },
+        { MONGOC_URI_CONNECTTIMEOUTMS, 2000 },
+        { MONGOC_URI_SOCKETTIMEOUTMS, 10000 },
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        if (mongoc_uri_get_option_as_int32(uri, defaults[i].name, -1) == -1)
+            mongoc_uri_set_option_as_int32(uri, defaults[i].name, defaults[i].value);
+    const char *name = mongoc_uri_get_database(uri);
+    snprintf(db, db_len, "%s", name && *name ? name : "taskbus");
+    return uri;
+}
+
+struct store *store_new(struct event_base *base, const char *uri, long max_batch, store_acked_fn on_acked,
+                        void *arg, char *err)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, STORE_ERR_LEN, "out of memory");
+        return NULL;
+    }
+    mongoc_log_set_handler(mongoc_to_log, NULL);
+    s->uri = parse_uri(uri, s->db, sizeof s->db, err);
+    if (!s->uri)
+        goto fail;
+    s->max_batch = max_batch > 0 ? max_batch : 1;
+    s->on_acked = on_acked;
+    s->arg = arg;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->mailbox = mailbox_new(base, on_done, s);
+    if (!s->mailbox) {
+        snprintf(err, STORE_ERR_LEN, "cannot create the writer's mailbox");
+        goto fail_sync;
+    }
+    if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+        snprintf(err, STORE_ERR_LEN, "cannot start the writer thread");
+        mailbox_free(s->mailbox);
+        goto fail_sync;
+    }
+    return s;
+fail_sync:
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+fail:
+    mongoc_uri_destroy(s->uri);
+    free(s);
+    return NULL;
+}
+
+int store_append(struct store *s, bson_t *doc, void *ctx)
+{
+    struct item *it = calloc(1, sizeof *it);
+    if (!it) {
+        bson_destroy(doc);
+        return -1;
+    }
+    it->kind = ITEM_APPEND;
+    it->doc = doc;
+    it->ctx = ctx;
+    it->t0 = clock_mono_ms();
+    enqueue(s, it);
+    return 0;
+}
+
+int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx)
+{
+    struct item *it = calloc(1, sizeof *it);
+    if (!it || !(it->task_id = strdup(task_id))) {
+        free(it);
+        return -1;
+    }
+    it->kind = ITEM_QUERY;
+    it->cb = cb;
+    it->ctx = ctx;
+    enqueue(s, it);
+    return 0;
+}
+
+void store_get_stats(struct store *s, struct store_stats *out)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void store_free(struct store *s, long grace_ms)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    s->stop_deadline_ms = clock_mono_ms() + grace_ms;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    mailbox_free(s->mailbox);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    mongoc_uri_destroy(s->uri);
+    free(s);
+}

@@ -1,0 +1,50 @@
+/* The event log in MongoDB: an append-only collection written by one writer thread in group commits, and the
+ * query for a task's history. The loop thread never calls libmongoc; results come back through a mailbox. */
+#ifndef TASKBUS_STORE_H
+#define TASKBUS_STORE_H
+
+#include <bson/bson.h>
+
+#define STORE_ERR_LEN 256
+#define STORE_COLLECTION "events"
+
+struct event_base;
+struct store;
+
+/* A record appended with a non-NULL 'ctx' is acknowledged by one call on the loop thread once it, and every record
+ * appended before it, is stored (a duplicate _id counts as stored: it was written by an earlier attempt). */
+typedef void (*store_acked_fn)(void *ctx, void *arg);
+
+/* The answer to store_history: 'json' is a malloc'd JSON array of the task's records in order (the callee owns it;
+ * "[]" when there are none), or NULL with a reason in 'err'. Runs on the loop thread. */
+typedef void (*store_history_fn)(char *json, const char *err, void *ctx);
+
+struct store_stats {
+    unsigned long long appended, stored, batches;
+    long long max_lag_ms;       /* longest time from store_append to acknowledgement */
+    size_t backlog;             /* records appended and not yet stored */
+};
+
+/* Parse 'uri' (database from its path, default "taskbus"; time-outs defaulted to serverSelectionTimeoutMS=2000,
+ * connectTimeoutMS=2000, socketTimeoutMS=10000 unless given), start the writer thread, and create the index for
+ * history queries. Returns NULL with a reason in 'err' (STORE_ERR_LEN bytes) when the URI is invalid. A store that
+ * is down is retried by the writer; it does not fail here. 'max_batch' caps the records of one bulk insert. */
+struct store *store_new(struct event_base *base, const char *uri, long max_batch, store_acked_fn on_acked,
+                        void *arg, char *err);
+
+/* Queue 'doc' (taken over; it must have a deterministic string _id) for the writer. Returns 0, or -1 when out of
+ * memory (then 'doc' is destroyed and nothing is acknowledged). Loop thread. */
+int store_append(struct store *s, bson_t *doc, void *ctx);
+
+/* Query the records whose "task" is 'task_id', ordered by "seq". 'cb' runs once on the loop thread. Returns 0, or
+ * -1 when out of memory (then 'cb' never runs). */
+int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx);
+
+/* Counters, consistent at the time of the call (any thread). */
+void store_get_stats(struct store *s, struct store_stats *out);
+
+/* Stop the writer after it has stored what is queued (giving up after 'grace_ms' if the server is down, and logging
+ * how many records were lost), then free everything. Acknowledgements still due run before it returns. NULL-safe. */
+void store_free(struct store *s, long grace_ms);
+
+#endif

@@ -1,0 +1,170 @@
+/* events: logs every task in the store, routes it to a backend replica, and answers the owning frontend. */
+#include <event2/event.h>
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "registry.h"
+#include "router.h"
+#include "store.h"
+#include "taskmap.h"
+
+static const char *redis_host, *mongo_uri, *task_maps, *log_level;
+static long redis_port, heartbeat_ms, replica_ttl_ms, store_batch, bus_window, shutdown_grace_ms;
+
+static const struct config_var config[] = {
+    { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &redis_host },
+    { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &redis_port },
+    { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
+      "MongoDB URI of the event log (database from its path)", &mongo_uri },
+    { "TASK_MAPS", CONFIG_STRING, "task-maps.json", 1, 0, "task type -> backend service map (JSON file)", &task_maps },
+    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000, "registry heartbeat and refresh period", &heartbeat_ms },
+    { "REPLICA_TTL_MS", CONFIG_INT, "3000", 100, 600000, "a replica is dead this long after its last heartbeat",
+      &replica_ttl_ms },
+    { "STORE_BATCH", CONFIG_INT, "1000", 1, 100000, "most records in one bulk insert", &store_batch },
+    { "BUS_WINDOW", CONFIG_INT, "1024", 1, 1000000, "publishes in flight to Redis before queueing", &bus_window },
+    { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish tasks in flight",
+      &shutdown_grace_ms },
+    { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &log_level },
+};
+
+struct app {
+    struct event_base *base;
+    struct bus *bus;
+    struct registry *reg;
+    struct store *store;
+    struct router *router;
+    struct event *grace;
+};
+
+static int load_taskmap(const char *path, struct taskmap *map)
+{
+    char err[TASK_ERR_LEN], text[65536];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "events: cannot open TASK_MAPS=%s\n", path);
+        return -1;
+    }
+    size_t len = fread(text, 1, sizeof text, f);
+    fclose(f);
+    if (len == sizeof text || taskmap_parse(text, len, map, err) != 0) {
+        fprintf(stderr, "events: invalid TASK_MAPS=%s: %s\n", path, len == sizeof text ? "file too large" : err);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_message(const char *data, size_t len, void *arg)
+{
+    router_on_message(data, len, ((struct app *)arg)->router);
+}
+
+static void on_refresh(void *arg)
+{
+    router_on_refresh(((struct app *)arg)->router);
+}
+
+static void on_acked(void *ctx, void *arg)
+{
+    router_on_acked(ctx, ((struct app *)arg)->router);
+}
+
+static void on_ready(void *arg)
+{
+    struct app *app = arg;
+    if (app->reg)
+        registry_beat(app->reg);
+}
+
+static void on_idle(void *arg)
+{
+    struct app *app = arg;
+    event_base_loopexit(app->base, NULL);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct app *app = arg;
+    LOG_W("event=shutdown_abort in_flight=%zu", router_in_flight(app->router));
+    router_abort_all(app->router);
+    /* If the store never acknowledges, leave anyway a little later. */
+    struct timeval tv = { 2, 0 };
+    event_base_loopexit(app->base, &tv);
+}
+
+static void on_stop(void *arg)
+{
+    struct app *app = arg;
+    registry_leave(app->reg);
+    struct timeval tv = { shutdown_grace_ms / 1000, (shutdown_grace_ms % 1000) * 1000 };
+    evtimer_add(app->grace, &tv);
+    router_when_idle(app->router, on_idle, app);
+}
+
+int main(int argc, char **argv)
+{
+    config_init(argc, argv, "events", "routes tasks to backends and logs them in MongoDB", config,
+                sizeof config / sizeof config[0]);
+    enum log_level level;
+    if (log_level_parse(log_level, &level) != 0) {
+        fprintf(stderr, "events: invalid configuration: LOG_LEVEL=%s is not error, warn, info or debug\n", log_level);
+        return 1;
+    }
+    struct taskmap map;
+    if (load_taskmap(task_maps, &map) != 0)
+        return 1;
+    char self_id[REPLICA_ID_LEN], channel[REPLICA_ID_LEN + 16], err[STORE_ERR_LEN];
+    clock_replica_id("events", self_id, sizeof self_id);
+    snprintf(channel, sizeof channel, "taskbus:%s", self_id);
+    log_init("events", self_id, level);
+    mongoc_init();
+
+    struct app app = { 0 };
+    app.base = event_base_new();
+    struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
+    app.grace = evtimer_new(app.base, on_grace, &app);
+    app.store = store_new(app.base, mongo_uri, store_batch, on_acked, &app, err);
+    if (!app.store) {
+        fprintf(stderr, "events: %s\n", err);
+        return 1;
+    }
+    struct bus_config bc = { redis_host, (int)redis_port, channel, bus_window, on_message, on_ready, &app };
+    /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
+    app.bus = bus_new(app.base, &bc);
+    app.reg = registry_new(app.base, app.bus, "events", self_id, heartbeat_ms, replica_ttl_ms, on_refresh, &app);
+    app.router = router_new(app.base, app.bus, app.reg, app.store, &map, self_id);
+    if (!signals || !app.grace || !app.bus || !app.reg || !app.router) {
+        fprintf(stderr, "events: out of memory at start-up\n");
+        return 1;
+    }
+    LOG_I("event=started redis=%s:%ld store_batch=%ld", redis_host, redis_port, store_batch);
+    event_base_dispatch(app.base);
+
+    /* Teardown in dependency order: pending acknowledgements publish on the bus, pending bus callbacks reach the
+     * registry and the router. */
+    struct store_stats ss;
+    store_get_stats(app.store, &ss);
+    store_free(app.store, 2000);
+    struct router_stats rs;
+    router_get_stats(app.router, &rs);
+    LOG_I("event=stopped tasks=%llu answered=%llu failed=%llu redispatched=%llu late_results=%llu bad_messages=%llu "
+          "records=%llu stored=%llu batches=%llu max_store_lag_ms=%lld",
+          rs.tasks, rs.answered, rs.failed, rs.redispatched, rs.late_results, rs.bad_messages, ss.appended,
+          ss.stored, ss.batches, ss.max_lag_ms);
+    bus_free(app.bus);
+    registry_free(app.reg);
+    router_free(app.router);
+    event_free(app.grace);
+    daemon_signals_free(signals);
+    event_base_free(app.base);
+    mongoc_cleanup();
+    return 0;
+}

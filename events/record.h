@@ -1,0 +1,30 @@
+/* The documents of the event log: one per step of a task's life. Pure: builds BSON, does no I/O.
+ *
+ * Every record has _id "<task>:<seq>" (deterministic, so a retried insert is recognised as a duplicate), "task",
+ * "seq" (0, 1, ... in the order of the task's life), "type", "at" (UTC date), and "events" (the events replica).
+ *   received    "frontend", "request" (the client's body as a string), "taskType", "subtask"
+ *   dispatched  "service", "backend" (replica id), "attempt"
+ *   completed   "status", "result", "backend"
+ *   failed      "status", "error", and "backend" when one was involved
+ * A task whose final record (completed or failed) is stored has been, or is being, answered to its frontend. */
+#ifndef TASKBUS_RECORD_H
+#define TASKBUS_RECORD_H
+
+#include <bson/bson.h>
+
+#include "msg.h"
+
+struct record_base {
+    const char *task_id;
+    int seq;
+    long long at_ms;         /* wall clock, ms since the epoch */
+    const char *events_id;   /* this events replica */
+};
+
+/* Each builder returns a new document the caller owns (bson_destroy), or NULL when out of memory. */
+bson_t *record_received(const struct record_base *b, const struct msg *task);
+bson_t *record_dispatched(const struct record_base *b, const char *service, const char *backend, int attempt);
+bson_t *record_completed(const struct record_base *b, const char *result, const char *backend);
+bson_t *record_failed(const struct record_base *b, int status, const char *error, const char *backend);
+
+#endif

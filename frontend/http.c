@@ -1,0 +1,267 @@
+/* libmicrohttpd in external epoll mode under libevent, and the request handler. */
+#include "http.h"
+
+#include <event2/event.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "dispatch.h"
+#include "log.h"
+#include "pending.h"
+#include "reply.h"
+#include "route.h"
+#include "task.h"
+
+struct http {
+    struct MHD_Daemon *mhd;
+    struct event *io, *timer, *kick;
+    struct http_config cfg;
+    struct bus *bus;
+    struct replica_set *events;
+    struct dispatch *dispatch;
+    struct pending *pending;
+};
+
+/* Run MHD's work and re-arm its timer (connection time-outs). */
+static void http_run(struct http *h)
+{
+    MHD_run(h->mhd);
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(h->mhd, &ms) == MHD_YES) {
+        struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
+        evtimer_add(h->timer, &tv);
+    }
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    http_run(arg);
+}
+
+/* Resumed connections wait for the next MHD_run; one run after a burst of resumes serves them all. */
+static void on_resumed(void *arg)
+{
+    struct http *h = arg;
+    event_active(h->kick, EV_TIMEOUT, 0);
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, int status, char *body, const char *allow)
+{
+    if (!body) {
+        status = 500;
+        body = strdup("{\"message\":\"FAIL\",\"error\":\"out of memory\"}");
+        if (!body)
+            return MHD_NO;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, int status, const char *error, const char *allow)
+{
+    return respond(conn, status, reply_error(error, NULL), allow);
+}
+
+static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
+{
+    if (!bus_is_ready(h->bus))
+        return respond_error(conn, 503, "the message bus (Redis) is not reachable", NULL);
+    if (!replica_pick(h->events, clock_wall_ms()))
+        return respond_error(conn, 503, "no events replica is alive", NULL);
+    return respond(conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
+}
+
+/* The last call of a POST /task or GET /task/{id}: classify, send, suspend. */
+static enum MHD_Result submit(struct http *h, struct request *req)
+{
+    char err[TASK_ERR_LEN];
+    if (req->route == ROUTE_TASK && req->too_large) {
+        snprintf(err, sizeof err, "body is larger than %ld bytes", h->cfg.max_body);
+        return respond_error(req->conn, 413, err, NULL);
+    }
+    if ((long)pending_count(h->pending) >= h->cfg.max_in_flight)
+        return respond_error(req->conn, 503, "too many requests in flight; retry later", NULL);
+    int rc;
+    if (req->route == ROUTE_TASK) {
+        struct task t;
+        if (task_classify(req->body ? req->body : "", req->len, &t, err) != 0)
+            return respond_error(req->conn, 400, err, NULL);
+        rc = dispatch_task(h->dispatch, req, &t, err);
+        task_clear(&t);
+    } else {
+        rc = dispatch_history(h->dispatch, req, err);
+    }
+    if (rc != 0)
+        return respond_error(req->conn, 503, err, NULL);
+    /* Nothing can answer before we return: the bus only delivers from this same loop. */
+    MHD_suspend_connection(req->conn);
+    return MHD_YES;
+}
+
+static int append_body(struct http *h, struct request *req, const char *data, size_t size)
+{
+    if (req->too_large || req->len + size > (size_t)h->cfg.max_body) {
+        req->too_large = 1;
+        return 0;
+    }
+    if (req->len + size + 1 > req->cap) {
+        size_t cap = req->cap ? req->cap : 256;
+        while (cap < req->len + size + 1)
+            cap *= 2;
+        char *body = realloc(req->body, cap);
+        if (!body)
+            return -1;
+        req->body = body;
+        req->cap = cap;
+    }
+    memcpy(req->body + req->len, data, size);
+    req->len += size;
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct http *h = cls;
+    struct request *req = *con_cls;
+    if (!req) {
+        req = request_new(h->pending, conn);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+        req->route = route_match(method, url, req->history_of, &req->allow);
+        if (req->route == ROUTE_TASK) {
+            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            if (cl && strtoll(cl, NULL, 10) > h->cfg.max_body) {
+                /* Answer before reading a body we would refuse; MHD closes the connection after it. */
+                char err[TASK_ERR_LEN];
+                snprintf(err, sizeof err, "body is larger than %ld bytes", h->cfg.max_body);
+                return respond_error(conn, 413, err, NULL);
+            }
+        }
+        return MHD_YES;
+    }
+    if (req->state == REQUEST_DONE) {
+        char *body = req->response;
+        req->response = NULL;
+        return respond(conn, req->status, body, NULL);
+    }
+    if (*upload_data_size) {
+        if (append_body(h, req, upload_data, *upload_data_size) != 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    char err[TASK_ERR_LEN];
+    switch (req->route) {
+    case ROUTE_HEALTH:
+        return health(h, conn);
+    case ROUTE_TASK:
+    case ROUTE_HISTORY:
+        return submit(h, req);
+    case ROUTE_BAD_METHOD:
+        snprintf(err, sizeof err, "method %s is not allowed on %s (allowed: %s)", method, url, req->allow);
+        return respond_error(conn, 405, err, req->allow);
+    case ROUTE_BAD_ID:
+        return respond_error(conn, 400, "a task id is 1 to 39 characters of letters, digits and '-'", NULL);
+    default:
+        snprintf(err, sizeof err, "no route for %s %.100s (routes: GET /, POST /task, GET /task/{id})", method, url);
+        return respond_error(conn, 404, err, NULL);
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct request *req = *con_cls;
+    if (req)
+        request_release(req, 1);
+    *con_cls = NULL;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    http_run(arg);
+}
+
+struct http *http_new(struct event_base *base, const struct http_config *cfg, struct bus *bus,
+                      struct replica_set *events, struct dispatch *dispatch, struct pending *pending, char *err)
+{
+    struct http *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, 256, "out of memory");
+        return NULL;
+    }
+    h->cfg = *cfg;
+    h->bus = bus;
+    h->events = events;
+    h->dispatch = dispatch;
+    h->pending = pending;
+    h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, (uint16_t)cfg->port, NULL,
+                              NULL, on_request, h,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout_s,
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                              MHD_OPTION_END);
+    if (!h->mhd) {
+        snprintf(err, 256, "cannot listen on port %d (in use, or not permitted)", cfg->port);
+        free(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    h->io = event_new(base, info->epoll_fd, EV_READ | EV_PERSIST, on_io, h);
+    h->timer = evtimer_new(base, on_timer, h);
+    h->kick = evtimer_new(base, on_timer, h);
+    if (!h->io || !h->timer || !h->kick || event_add(h->io, NULL) != 0) {
+        snprintf(err, 256, "cannot watch the HTTP server's epoll descriptor");
+        http_free(h);
+        return NULL;
+    }
+    pending_on_resume(pending, on_resumed, h);
+    return h;
+}
+
+void http_quiesce(struct http *h)
+{
+    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void http_free(struct http *h)
+{
+    if (!h)
+        return;
+    if (h->io)
+        event_free(h->io);
+    if (h->timer)
+        event_free(h->timer);
+    if (h->kick)
+        event_free(h->kick);
+    MHD_stop_daemon(h->mhd);
+    free(h);
+}

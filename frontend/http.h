@@ -1,0 +1,33 @@
+/* The HTTP server: libmicrohttpd driven by the libevent loop (MHD's epoll fd is watched by the loop, so HTTP, the
+ * bus and the deadlines share one thread and need no locks). Loop thread only. */
+#ifndef TASKBUS_HTTP_H
+#define TASKBUS_HTTP_H
+
+#include <stddef.h>
+
+struct bus;
+struct dispatch;
+struct event_base;
+struct http;
+struct pending;
+struct replica_set;
+
+struct http_config {
+    int port;
+    long max_body;          /* bytes; larger bodies get 413 */
+    long max_connections;   /* MHD's connection limit */
+    long max_in_flight;     /* suspended requests before new tasks get 503 */
+    long idle_timeout_s;    /* idle keep-alive connections are closed after this */
+};
+
+/* Listen on 'cfg->port'. Returns NULL with a reason in 'err' (256 bytes) when it cannot. */
+struct http *http_new(struct event_base *base, const struct http_config *cfg, struct bus *bus,
+                      struct replica_set *events, struct dispatch *dispatch, struct pending *pending, char *err);
+
+/* Stop accepting connections (shutdown); requests in flight still complete. */
+void http_quiesce(struct http *h);
+
+/* Stop the server. Every pending request must have been answered. NULL-safe. */
+void http_free(struct http *h);
+
+#endif

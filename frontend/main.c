@@ -1,0 +1,146 @@
+/* frontend: accepts tasks over HTTP, hands them to an events replica, and answers when the result comes back. */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "config.h"
+#include "daemon.h"
+#include "dispatch.h"
+#include "http.h"
+#include "log.h"
+#include "pending.h"
+#include "registry.h"
+
+static const char *redis_host, *log_level;
+static long port, redis_port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, heartbeat_ms,
+    replica_ttl_ms, bus_window, shutdown_grace_ms;
+
+static const struct config_var config[] = {
+    { "PORT", CONFIG_INT, "4000", 1, 65535, "HTTP port", &port },
+    { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &redis_host },
+    { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &redis_port },
+    { "TASK_TIMEOUT_MS", CONFIG_INT, "5000", 10, 600000, "a request with no answer by then gets 504", &timeout_ms },
+    { "MAX_BODY", CONFIG_INT, "65536", 16, 16777216, "largest accepted body in bytes (413 above)", &max_body },
+    { "MAX_CONNECTIONS", CONFIG_INT, "20000", 16, 1000000, "open HTTP connections before new ones wait",
+      &max_connections },
+    { "MAX_IN_FLIGHT", CONFIG_INT, "10000", 1, 1000000, "requests in the pipeline before new ones get 503",
+      &max_in_flight },
+    { "IDLE_TIMEOUT_S", CONFIG_INT, "60", 1, 3600, "idle keep-alive connections are closed after this",
+      &idle_timeout_s },
+    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000, "registry heartbeat and refresh period", &heartbeat_ms },
+    { "REPLICA_TTL_MS", CONFIG_INT, "3000", 100, 600000, "a replica is dead this long after its last heartbeat",
+      &replica_ttl_ms },
+    { "BUS_WINDOW", CONFIG_INT, "1024", 1, 1000000, "publishes in flight to Redis before queueing", &bus_window },
+    { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish requests in flight",
+      &shutdown_grace_ms },
+    { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &log_level },
+};
+
+struct app {
+    struct event_base *base;
+    struct bus *bus;
+    struct registry *reg;
+    struct pending *pending;
+    struct dispatch *dispatch;
+    struct http *http;
+    struct event *drain;
+    long long stop_at;
+};
+
+static void on_message(const char *data, size_t len, void *arg)
+{
+    dispatch_on_message(data, len, ((struct app *)arg)->dispatch);
+}
+
+static void on_timeout(struct request *req, void *arg)
+{
+    dispatch_forget(((struct app *)arg)->dispatch, req);
+}
+
+static void on_ready(void *arg)
+{
+    registry_beat(((struct app *)arg)->reg);
+}
+
+/* Shutdown: wait for requests in flight to be answered (checked each 50 ms), answer what is left at the grace. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct app *app = arg;
+    if (pending_count(app->pending) > 0 && clock_mono_ms() < app->stop_at) {
+        struct timeval tv = { 0, 50000 };
+        evtimer_add(app->drain, &tv);
+        return;
+    }
+    pending_answer_all(app->pending, 503, "the frontend is shutting down");
+    /* Let MHD send those answers before the loop ends. */
+    struct timeval tv = { 0, 200000 };
+    event_base_loopexit(app->base, &tv);
+}
+
+static void on_stop(void *arg)
+{
+    struct app *app = arg;
+    http_quiesce(app->http);
+    registry_leave(app->reg);
+    app->stop_at = clock_mono_ms() + shutdown_grace_ms;
+    on_drain(-1, 0, app);
+}
+
+int main(int argc, char **argv)
+{
+    config_init(argc, argv, "frontend", "HTTP API of taskbus", config, sizeof config / sizeof config[0]);
+    enum log_level level;
+    if (log_level_parse(log_level, &level) != 0) {
+        fprintf(stderr, "frontend: invalid configuration: LOG_LEVEL=%s is not error, warn, info or debug\n",
+                log_level);
+        return 1;
+    }
+    char self_id[REPLICA_ID_LEN], channel[REPLICA_ID_LEN + 16], err[256];
+    clock_replica_id("frontend", self_id, sizeof self_id);
+    snprintf(channel, sizeof channel, "taskbus:%s", self_id);
+    log_init("frontend", self_id, level);
+    long nofile = daemon_raise_nofile();
+    if (nofile > 0 && nofile < max_connections + 64)
+        LOG_W("event=low_nofile limit=%ld max_connections=%ld", nofile, max_connections);
+
+    struct app app = { 0 };
+    app.base = event_base_new();
+    struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
+    app.drain = evtimer_new(app.base, on_drain, &app);
+    struct bus_config bc = { redis_host, (int)redis_port, channel, bus_window, on_message, on_ready, &app };
+    app.bus = bus_new(app.base, &bc);
+    app.reg = registry_new(app.base, app.bus, "frontend", self_id, heartbeat_ms, replica_ttl_ms, NULL, NULL);
+    struct replica_set *events = app.reg ? registry_watch(app.reg, "events") : NULL;
+    app.pending = pending_new(app.base, timeout_ms, on_timeout, &app);
+    app.dispatch = app.pending && events ? dispatch_new(app.bus, events, app.pending, self_id, timeout_ms) : NULL;
+    if (!app.base || !signals || !app.drain || !app.bus || !app.dispatch) {
+        fprintf(stderr, "frontend: out of memory at start-up\n");
+        return 1;
+    }
+    struct http_config hc = { (int)port, max_body, max_connections, max_in_flight, idle_timeout_s };
+    app.http = http_new(app.base, &hc, app.bus, events, app.dispatch, app.pending, err);
+    if (!app.http) {
+        fprintf(stderr, "frontend: %s\n", err);
+        return 1;
+    }
+    LOG_I("event=started port=%ld redis=%s:%ld timeout_ms=%ld", port, redis_host, redis_port, timeout_ms);
+    event_base_dispatch(app.base);
+
+    struct dispatch_stats ds;
+    dispatch_get_stats(app.dispatch, &ds);
+    LOG_I("event=stopped sent=%llu answered=%llu late=%llu redispatched=%llu", ds.sent, ds.answered, ds.late,
+          ds.redispatched);
+    http_free(app.http);
+    bus_free(app.bus);
+    registry_free(app.reg);
+    dispatch_free(app.dispatch);
+    pending_free(app.pending);
+    event_free(app.drain);
+    daemon_signals_free(signals);
+    event_base_free(app.base);
+    return 0;
+}

@@ -1,0 +1,74 @@
+/* The HTTP requests the frontend holds suspended while the pipeline works, each with its own deadline. Each is
+ * resumed exactly once: by its answer, by its deadline, or at shutdown. Loop thread only. */
+#ifndef TASKBUS_PENDING_H
+#define TASKBUS_PENDING_H
+
+#include <stddef.h>
+
+#include "replica.h"
+#include "task.h"
+
+struct MHD_Connection;
+struct event_base;
+struct pending;
+struct dispatch;
+
+enum request_state { REQUEST_READING, REQUEST_WAITING, REQUEST_DONE };
+
+/* Per-connection state, created on MHD's first call and freed by request_release after MHD's completion. */
+struct request {
+    char id[TASK_ID_LEN];            /* correlation id: the task id, or a history query's id */
+    struct MHD_Connection *conn;
+    enum request_state state;
+    int route;                       /* enum route */
+    char history_of[TASK_ID_LEN];    /* ROUTE_HISTORY: the task asked about */
+    char *body;
+    size_t len, cap;
+    int too_large;
+    int status;                      /* the answer, once REQUEST_DONE */
+    char *response;
+    const char *allow;               /* the Allow header of a 405 */
+    char events_id[REPLICA_ID_LEN];  /* the events replica it was sent to */
+    char *outbound;                  /* the message being published, kept for a retry on another replica */
+    int publishing;                  /* our publishes Redis has not answered yet */
+    int completed;                   /* MHD is done with the connection */
+    struct event *deadline;
+    struct pending *owner;
+    struct dispatch *via;            /* who sent it, for the publish callback */
+    int attempts;
+};
+
+/* 'timeout_ms' is every request's deadline. 'on_timeout' runs for a request whose deadline passed, before it
+ * is answered (to release what the caller holds for it). Returns NULL when out of memory. */
+struct pending *pending_new(struct event_base *base, long timeout_ms,
+                            void (*on_timeout)(struct request *req, void *arg), void *arg);
+
+/* Call 'fn' after every resume: in external polling mode MHD only notices a resumed connection when it runs next. */
+void pending_on_resume(struct pending *p, void (*fn)(void *arg), void *arg);
+
+/* A new request for 'conn'. Returns NULL when out of memory. */
+struct request *request_new(struct pending *p, struct MHD_Connection *conn);
+
+/* Free 'req' once MHD is done with it and no publish refers to it. Call from MHD's completion with
+ * 'completed' = 1, and from a publish callback after decrementing 'publishing' with 'completed' = 0. */
+void request_release(struct request *req, int completed);
+
+/* Register a suspended request under its id and start its deadline. Returns 0, or -1 when out of memory. */
+int pending_add(struct pending *p, struct request *req);
+
+/* The pending request with correlation id 'id', or NULL. */
+struct request *pending_lookup(struct pending *p, const char *id);
+
+/* Answer a request in hand (pending or not yet added) and resume it. */
+void pending_answer_request(struct pending *p, struct request *req, int status, char *response);
+
+/* Requests suspended now. */
+size_t pending_count(const struct pending *p);
+
+/* Answer every pending request with 'status' and a JSON error 'message' (shutdown). */
+void pending_answer_all(struct pending *p, int status, const char *message);
+
+/* Free the table. Every request must have been answered. NULL-safe. */
+void pending_free(struct pending *p);
+
+#endif

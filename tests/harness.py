@@ -1,0 +1,233 @@
+"""Start and stop a whole taskbus stack on free loopback ports: redis-server, FerretDB and the three daemons.
+
+Used by the integration tests, `make up` (tests/stack.py) and `make bench`. Every process is started here, its PID
+kept, and stopped by PID. A daemon that exits non-zero (a crash, or a leak under AddressSanitizer) fails the stop.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FERRETDB = os.path.join(TOP, ".local", "bin", "ferretdb")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, check, timeout=30.0):
+    """Call check() until it returns a true value (returned) or raise after 'timeout' seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception:  # not up yet
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def http(port, method, path, body=None, content_type="application/json", timeout=30):
+    """One HTTP request. Returns (status, parsed JSON body or the raw text when it is not JSON)."""
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    if data is not None and content_type:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+class Proc:
+    def __init__(self, name, argv, env, log_path):
+        self.name, self.log_path = name, log_path
+        self.log = open(log_path, "ab")
+        self.p = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, timeout=15, sig=signal.SIGTERM):
+        """Signal the process and wait. Returns its exit code (killed with SIGKILL after 'timeout')."""
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+        return self.p.returncode
+
+    def kill(self):
+        return self.stop(sig=signal.SIGKILL)
+
+    def tail(self, n=30):
+        with open(self.log_path, "rb") as f:
+            return b"".join(f.readlines()[-n:]).decode(errors="replace")
+
+
+class Stack:
+    """A running taskbus: servers (unless REDIS/MONGO are given) and daemons, all on free ports."""
+
+    def __init__(self, build, workdir=None, frontends=1, events=1, backends=None, env=None,
+                 redis_port=None, mongo_uri=None):
+        self.build = os.path.abspath(build)
+        self.own_dir = workdir is None
+        self.dir = workdir or tempfile.mkdtemp(prefix="taskbus-")
+        os.makedirs(self.dir, exist_ok=True)
+        self.env = dict(env or {})
+        self.servers, self.daemons = [], []
+        self.frontend_ports = []
+        self.redis_port, self.mongo_uri = redis_port, mongo_uri
+        self.db_name = "taskbus"
+        self.counts = dict(frontends=frontends, events=events,
+                           backends=backends if backends is not None else {"arithmetic": 1, "string": 1})
+
+    # ---- servers
+    def start_redis(self):
+        self.redis_port = free_port()
+        argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"]
+        self.servers.append(Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, "redis.log")))
+        wait_until("redis-server", lambda: self._redis_ping())
+
+    def _redis_ping(self):
+        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    def start_ferretdb(self):
+        if not os.access(FERRETDB, os.X_OK):
+            raise RuntimeError(f"{FERRETDB} is missing: run scripts/install-ferretdb.sh (make deps)")
+        port = free_port()
+        data = os.path.join(self.dir, "ferretdb")
+        os.makedirs(data, exist_ok=True)
+        argv = [FERRETDB, "--handler=sqlite", f"--sqlite-url=file:{data}/", f"--listen-addr=127.0.0.1:{port}",
+                "--telemetry=disable", "--debug-addr=-", f"--state-dir={data}", "--log-level=warn"]
+        self.servers.append(Proc("ferretdb", argv, os.environ.copy(), os.path.join(self.dir, "ferretdb.log")))
+        self.mongo_uri = f"mongodb://127.0.0.1:{port}/{self.db_name}"
+        wait_until("FerretDB", lambda: self.mongo().command("ping"))
+
+    def mongo(self):
+        """The store's database (pymongo), for checks from the outside."""
+        import pymongo
+        if not hasattr(self, "_client"):
+            self._client = pymongo.MongoClient(self.mongo_uri, serverSelectionTimeoutMS=2000)
+        return self._client.get_default_database(self.db_name)
+
+    # ---- daemons
+    def daemon_env(self, extra=None):
+        env = os.environ.copy()
+        env.update({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis_port), "MONGO_URI": self.mongo_uri,
+                    "TASK_MAPS": os.path.join(TOP, "task-maps.json"), "HEARTBEAT_MS": "200",
+                    "REPLICA_TTL_MS": "1000", "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+                    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"})
+        env.update(self.env)
+        env.update(extra or {})
+        return env
+
+    def start_daemon(self, kind, **extra):
+        n = sum(1 for d in self.daemons if d.name.startswith(kind))
+        env = self.daemon_env({k: str(v) for k, v in extra.items()})
+        name = f"{kind}{'-' + extra['SERVICE'] if 'SERVICE' in extra else ''}.{n}"
+        proc = Proc(name, [os.path.join(self.build, kind)], env, os.path.join(self.dir, name + ".log"))
+        proc.port = int(env.get("PORT", 0)) if kind == "frontend" else None
+        self.daemons.append(proc)
+        return proc
+
+    def start_frontend(self, **extra):
+        port = free_port()
+        proc = self.start_daemon("frontend", PORT=port, **extra)
+        self.frontend_ports.append(port)
+        return proc
+
+    def start(self):
+        """Start everything and wait until every frontend answers GET / with 200 and every backend registered."""
+        try:
+            if not self.redis_port:
+                self.start_redis()
+            if not self.mongo_uri:
+                self.start_ferretdb()
+            for _ in range(self.counts["events"]):
+                self.start_daemon("events")
+            for service, n in self.counts["backends"].items():
+                for _ in range(n):
+                    self.start_daemon("backend", SERVICE=service)
+            for _ in range(self.counts["frontends"]):
+                self.start_frontend()
+            self.wait_ready()
+        except Exception:
+            self.stop(check=False)
+            raise
+        return self
+
+    def wait_ready(self, timeout=30):
+        for port in self.frontend_ports:
+            wait_until(f"frontend on port {port}", lambda: http(port, "GET", "/", timeout=2)[0] == 200, timeout)
+        for service, n in self.counts["backends"].items():
+            wait_until(f"{n} {service} replicas registered",
+                       lambda: self.registered(service) >= n, timeout)
+
+    def registered(self, service):
+        """How many live replicas of 'service' the Redis registry holds."""
+        now_ms = int(time.time() * 1000)
+        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=2) as s:
+            s.sendall(f"ZCOUNT taskbus:replicas:{service} {now_ms} +inf\r\n".encode())
+            return int(s.recv(64).decode().strip().lstrip(":"))
+
+    def dead_daemons(self):
+        return [d for d in self.daemons if not d.alive()]
+
+    def stop(self, check=True):
+        """Stop daemons (SIGTERM, by PID), then servers. With 'check', raise if a daemon exited non-zero."""
+        failures = []
+        for d in reversed(self.daemons):
+            rc = d.stop()
+            if rc not in (0, None) and not getattr(d, "killed_on_purpose", False):
+                failures.append(f"{d.name} (pid {d.pid}) exited {rc}:\n{d.tail()}")
+        for s in reversed(self.servers):
+            s.stop()
+        if hasattr(self, "_client"):
+            self._client.close()
+        self.daemons, self.servers = [], []
+        if self.own_dir and not failures:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if check and failures:
+            raise AssertionError("daemons did not exit cleanly (logs in %s):\n%s" % (self.dir, "\n".join(failures)))
+
+
+def build_dir_from_argv(default="build-test"):
+    """The build folder from '--build DIR' on the command line, removed from sys.argv (for unittest)."""
+    if "--build" in sys.argv:
+        i = sys.argv.index("--build")
+        path = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
+        return path
+    return os.environ.get("TASKBUS_BUILD", os.path.join(TOP, default))

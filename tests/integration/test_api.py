@@ -1,0 +1,63 @@
+"""The seed API, end to end through real Redis, FerretDB and the three daemons."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+
+BUILD = harness.build_dir_from_argv()
+
+
+class SeedApi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = harness.Stack(BUILD).start()
+        cls.port = cls.stack.frontend_ports[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def post(self, body):
+        return harness.http(self.port, "POST", "/task", body)
+
+    def test_seed_examples(self):
+        cases = [('{"a1": 5, "a2": 10}', "15"), ('{"s1": 4, "s2": 7}', "-3"), ('{"m1": 4, "m2": 7}', "28"),
+                 ('{"d1": 4, "d2": 7}', "0.5714285714285714"), ('{"a1": "a", "a2": "b"}', "ab")]
+        for body, want in cases:
+            with self.subTest(body=body):
+                status, reply = self.post(body)
+                self.assertEqual(status, 200, reply)
+                self.assertEqual(reply["message"], "OK")
+                self.assertEqual(reply["result"], want)
+                self.assertRegex(reply["id"], r"^[0-9a-f]+-[0-9a-f]+$")
+
+    def test_operand_order_is_key_order(self):
+        self.assertEqual(self.post('{"s2": 10, "s1": 4}')[1]["result"], "6")
+        self.assertEqual(self.post('{"a2": "x", "a1": "y"}')[1]["result"], "xy")
+
+    def test_identical_requests_are_separate_tasks(self):
+        replies = [self.post('{"a1": 1, "a2": 1}')[1] for _ in range(3)]
+        self.assertEqual([r["result"] for r in replies], ["2", "2", "2"])
+        self.assertEqual(len({r["id"] for r in replies}), 3)
+
+    def test_health(self):
+        status, reply = harness.http(self.port, "GET", "/")
+        self.assertEqual((status, reply), (200, {"message": "OK"}))
+
+    def test_every_answer_is_logged_before_it_leaves(self):
+        status, reply = self.post('{"m1": 6, "m2": 7}')
+        self.assertEqual(status, 200)
+        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        self.assertEqual([r["type"] for r in records], ["received", "dispatched", "completed"])
+        self.assertEqual(records[0]["request"], '{"m1": 6, "m2": 7}')
+        self.assertEqual(records[0]["taskType"], "NUMBER")
+        self.assertEqual(records[0]["subtask"], "MULTIPLY")
+        self.assertTrue(records[1]["backend"].startswith("arithmetic-"))
+        self.assertEqual(records[2]["result"], "42")
+        self.assertEqual(records[2]["backend"], records[1]["backend"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
