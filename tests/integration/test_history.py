@@ -1,0 +1,56 @@
+"""GET /task/{id}: a task's history from the event log, through the events service."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+
+BUILD = harness.build_dir_from_argv()
+
+
+class History(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = harness.Stack(BUILD).start()
+        cls.port = cls.stack.frontend_ports[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def test_full_history_of_a_completed_task(self):
+        status, reply = harness.http(self.port, "POST", "/task", '{"a1": "tas", "a2": "kbus"}')
+        self.assertEqual((status, reply["result"]), (200, "taskbus"))
+        status, hist = harness.http(self.port, "GET", f"/task/{reply['id']}")
+        self.assertEqual(status, 200, hist)
+        self.assertEqual(hist["id"], reply["id"])
+        records = hist["history"]
+        self.assertEqual([r["type"] for r in records], ["received", "dispatched", "completed"])
+        self.assertEqual([r["seq"] for r in records], [0, 1, 2])
+        self.assertTrue(all(r["task"] == reply["id"] for r in records))
+        received, dispatched, completed = records
+        self.assertEqual(received["request"], '{"a1": "tas", "a2": "kbus"}')
+        self.assertEqual((received["taskType"], received["subtask"]), ("STRING", "ADD"))
+        self.assertTrue(received["frontend"].startswith("frontend-"))
+        self.assertEqual(dispatched["service"], "string")
+        self.assertTrue(dispatched["backend"].startswith("string-"))
+        self.assertEqual(completed["result"], "taskbus")
+        self.assertIn("$date", completed["at"])
+
+    def test_history_of_a_failed_task(self):
+        status, reply = harness.http(self.port, "POST", "/task", '{"d1": 1, "d2": 0}')
+        self.assertEqual(status, 422)
+        status, hist = harness.http(self.port, "GET", f"/task/{reply['id']}")
+        self.assertEqual(status, 200)
+        self.assertEqual(hist["history"][-1]["type"], "failed")
+        self.assertEqual(hist["history"][-1]["error"], "division by zero")
+
+    def test_unknown_task(self):
+        status, reply = harness.http(self.port, "GET", "/task/0000000000000000-000000000000")
+        self.assertEqual(status, 404, reply)
+        self.assertEqual(reply["error"], "no task with this id is in the log")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

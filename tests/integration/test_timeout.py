@@ -1,0 +1,102 @@
+"""When no replica can do the work the client gets a clear status in time, and the log says why."""
+import json
+import os
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+
+BUILD = harness.build_dir_from_argv()
+
+
+class NoBackend(unittest.TestCase):
+    """Only a string backend runs: NUMBER tasks wait for an arithmetic replica until the deadline."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = harness.Stack(BUILD, backends={"string": 1}, env={"TASK_TIMEOUT_MS": "1500"}).start()
+        cls.port = cls.stack.frontend_ports[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def test_504_logged_as_failed(self):
+        t0 = time.monotonic()
+        status, reply = harness.http(self.port, "POST", "/task", '{"a1": 1, "a2": 2}')
+        elapsed = time.monotonic() - t0
+        self.assertEqual(status, 504, reply)
+        self.assertEqual(reply["message"], "FAIL")
+        self.assertEqual(reply["error"], "no live replica of service 'arithmetic' answered in time")
+        self.assertLess(elapsed, 1.5, "events answers before the frontend's own deadline")
+        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        self.assertEqual([r["type"] for r in records], ["received", "failed"])
+        self.assertEqual(records[-1]["status"], 504)
+
+    def test_other_services_still_work(self):
+        status, reply = harness.http(self.port, "POST", "/task", '{"a1": "x", "a2": "y"}')
+        self.assertEqual((status, reply["result"]), (200, "xy"))
+
+    def test_a_backend_that_arrives_in_time_takes_waiting_tasks(self):
+        import threading
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=harness.http(self.port, "POST", "/task",
+                                                                          '{"m1": 6, "m2": 7}')))
+        t.start()
+        proc = self.stack.start_daemon("backend", SERVICE="arithmetic")
+        t.join()
+        status, reply = result["r"]
+        self.assertEqual((status, reply.get("result")), (200, "42"), reply)
+        self.stack.daemons.remove(proc)
+        self.assertEqual(proc.stop(), 0, proc.tail())
+
+
+class Unrouted(unittest.TestCase):
+    """A task map without STRING: such tasks fail at once with a clear 500, logged."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        path = os.path.join(cls.tmp.name, "task-maps.json")
+        with open(path, "w") as f:
+            json.dump({"NUMBER": "arithmetic"}, f)
+        cls.stack = harness.Stack(BUILD, backends={"arithmetic": 1}, env={"TASK_MAPS": path}).start()
+        cls.port = cls.stack.frontend_ports[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        cls.tmp.cleanup()
+
+    def test_missing_route(self):
+        status, reply = harness.http(self.port, "POST", "/task", '{"a1": "x", "a2": "y"}')
+        self.assertEqual(status, 500, reply)
+        self.assertEqual(reply["error"], "task type STRING has no route in the task map")
+        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        self.assertEqual([r["type"] for r in records], ["received", "failed"])
+
+
+class NoEvents(unittest.TestCase):
+    """No events replica at all: the frontend says so at once instead of hanging."""
+
+    def test_503_and_unhealthy(self):
+        stack = harness.Stack(BUILD, events=0, backends={})
+        try:
+            stack.start_redis()
+            stack.start_ferretdb()
+            stack.start_frontend()
+            port = stack.frontend_ports[0]
+            harness.wait_until("frontend listening", lambda: harness.http(port, "GET", "/", timeout=2)[0] == 503)
+            status, reply = harness.http(port, "GET", "/")
+            self.assertEqual((status, reply["error"]), (503, "no events replica is alive"))
+            status, reply = harness.http(port, "POST", "/task", '{"a1": 1, "a2": 2}')
+            self.assertEqual((status, reply["error"]), (503, "no events replica is alive"))
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
