@@ -11,7 +11,7 @@ deps:
 	scripts/deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKBUS_SANITIZE=OFF >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
 build-test: deps
@@ -33,7 +33,7 @@ unit: build-test
 	cd $(BUILD_TEST) && ctest --output-on-failure -L unit
 
 bench: deps
-	cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=Release -DTASKBUS_SANITIZE=OFF >/dev/null
 	cmake --build $(BUILD_BENCH) -j$(JOBS)
 	$(PY) bench/bench.py --build $(BUILD_BENCH)
 

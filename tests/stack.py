@@ -1,0 +1,92 @@
+"""`make up` / `make down`: run the whole pipeline locally with its own servers, state under .state/ (git-ignored).
+
+up:   starts redis-server and FerretDB (unless REDIS_HOST/REDIS_PORT or MONGO_URI point at existing servers), one
+      events replica, one backend per service of task-maps.json, and a frontend on PORT (default 4000); waits until
+      GET / answers; prints how to use and stop it. Replica counts: FRONTENDS (ports PORT, PORT+1, ...), EVENTS,
+      BACKENDS (per service).
+down: stops every process `up` started, by the PIDs it recorded.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+STATE = os.path.join(harness.TOP, ".state")
+PIDS = os.path.join(STATE, "pids.json")
+
+
+def up(build):
+    if os.path.exists(PIDS):
+        sys.exit("taskbus: already up (state in .state/); run `make down` first")
+    os.makedirs(STATE, exist_ok=True)
+    with open(os.path.join(harness.TOP, "task-maps.json")) as f:
+        services = sorted(set(json.load(f).values()))
+    env = {k: v for k, v in os.environ.items() if k in ("TASK_TIMEOUT_MS", "LOG_LEVEL", "MAX_BODY")}
+    env.update(HEARTBEAT_MS="1000", REPLICA_TTL_MS="3000")
+    redis_port = int(os.environ["REDIS_PORT"]) if "REDIS_PORT" in os.environ else None
+    stack = harness.Stack(build, workdir=STATE, frontends=0, events=int(os.environ.get("EVENTS", 1)),
+                          backends={s: int(os.environ.get("BACKENDS", 1)) for s in services}, env=env,
+                          redis_port=redis_port, mongo_uri=os.environ.get("MONGO_URI"))
+    if "REDIS_HOST" in os.environ:
+        stack.env["REDIS_HOST"] = os.environ["REDIS_HOST"]
+    port = int(os.environ.get("PORT", 4000))
+    try:
+        stack.start()  # servers, events, backends
+        for i in range(int(os.environ.get("FRONTENDS", 1))):
+            proc = stack.start_daemon("frontend", PORT=port + i)
+            stack.frontend_ports.append(port + i)
+        stack.wait_ready()
+    except Exception as e:
+        stack.stop(check=False)
+        sys.exit(f"taskbus: failed to start: {e}\nlogs: {STATE}/*.log")
+    with open(PIDS, "w") as f:
+        json.dump({"pids": [p.pid for p in stack.daemons + stack.servers]}, f)
+    print(f"""
+taskbus is up: {len(stack.frontend_ports)} frontend(s) on port(s) {', '.join(map(str, stack.frontend_ports))}
+  redis  127.0.0.1:{stack.redis_port}    store  {stack.mongo_uri}    logs  .state/*.log
+
+  curl -s -d '{{"a1":5,"a2":10}}' -H 'Content-Type: application/json' localhost:{port}/task
+  curl -s localhost:{port}/task/<id>        # the task's history from the event log
+  ab -k -c 50 -n 10000 -p body.json -T application/json http://127.0.0.1:{port}/task
+
+Stop it with: make down
+""")
+    # The processes run in their own sessions and outlive this script; `make down` stops them by PID.
+    os._exit(0)
+
+
+def down():
+    if not os.path.exists(PIDS):
+        print("taskbus: not up")
+        return
+    with open(PIDS) as f:
+        pids = json.load(f)["pids"]
+    for pid in pids:  # daemons first (they were recorded first), then servers
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    os.remove(PIDS)
+    print("taskbus: stopped")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("command", choices=["up", "down"])
+    ap.add_argument("--build", default=os.path.join(harness.TOP, "build"))
+    args = ap.parse_args()
+    up(args.build) if args.command == "up" else down()
