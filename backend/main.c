@@ -13,22 +13,15 @@
 #include "msg.h"
 #include "registry.h"
 
-static const char *redis_host, *service, *log_level;
-static long redis_port, heartbeat_ms, replica_ttl_ms, bus_window, shutdown_grace_ms;
+static const char *service;
+static long shutdown_grace_ms;
 
 static const struct config_var config[] = {
     { "SERVICE", CONFIG_STRING, "arithmetic", 1, 0, "the service this replica provides (a value of task-maps.json)",
       &service },
-    { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &redis_host },
-    { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &redis_port },
-    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000, "registry heartbeat period", &heartbeat_ms },
-    { "REPLICA_TTL_MS", CONFIG_INT, "3000", 100, 600000, "a replica is dead this long after its last heartbeat",
-      &replica_ttl_ms },
-    { "BUS_WINDOW", CONFIG_INT, "1024", 1, 1000000, "publishes in flight to Redis before queueing", &bus_window },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "1500", 0, 600000,
       "on SIGTERM, keep serving this long after leaving the registry (senders refresh within HEARTBEAT_MS)",
       &shutdown_grace_ms },
-    { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &log_level },
 };
 
 struct app {
@@ -93,13 +86,9 @@ static void on_stop(void *arg)
 
 int main(int argc, char **argv)
 {
-    config_init(argc, argv, "backend", "computes the tasks of one service", config, sizeof config / sizeof config[0]);
-    enum log_level level;
-    if (log_level_parse(log_level, &level) != 0) {
-        fprintf(stderr, "backend: invalid configuration: LOG_LEVEL=%s is not error, warn, info or debug\n",
-                log_level);
-        return 1;
-    }
+    daemon_configure(argc, argv, "backend", "computes the tasks of one service", config,
+                     sizeof config / sizeof config[0]);
+    const struct daemon_settings *ds = &daemon_settings;
     if (strlen(service) >= 64 || strspn(service, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
                                      != strlen(service)) {
         fprintf(stderr, "backend: invalid configuration: SERVICE=%s must be letters, digits, '-' or '_'\n", service);
@@ -109,18 +98,19 @@ int main(int argc, char **argv)
     char channel[REPLICA_ID_LEN + 16];
     clock_replica_id(service, app.self_id, sizeof app.self_id);
     snprintf(channel, sizeof channel, "taskbus:%s", app.self_id);
-    log_init("backend", app.self_id, level);
+    log_init("backend", app.self_id, ds->log_level);
 
     app.base = event_base_new();
     struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
-    struct bus_config bc = { redis_host, (int)redis_port, channel, bus_window, on_message, on_ready, &app };
+    struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
+                             &app };
     app.bus = bus_new(app.base, &bc);
-    app.reg = registry_new(app.base, app.bus, service, app.self_id, heartbeat_ms, replica_ttl_ms, NULL, NULL);
+    app.reg = registry_new(app.base, app.bus, service, app.self_id, ds->heartbeat_ms, ds->replica_ttl_ms, NULL, NULL);
     if (!app.base || !signals || !app.bus || !app.reg) {
         fprintf(stderr, "backend: out of memory at start-up\n");
         return 1;
     }
-    LOG_I("event=started service=%s redis=%s:%ld", service, redis_host, redis_port);
+    LOG_I("event=started service=%s redis=%s:%ld", service, ds->redis_host, ds->redis_port);
     event_base_dispatch(app.base);
     LOG_I("event=stopped done=%llu failed=%llu bad_messages=%llu", app.done, app.failed, app.bad);
     bus_free(app.bus);

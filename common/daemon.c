@@ -3,11 +3,46 @@
 
 #include <event2/event.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
+
+struct daemon_settings daemon_settings;
+
+static const struct config_var shared[] = {
+    { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &daemon_settings.redis_host },
+    { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &daemon_settings.redis_port },
+    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000, "registry heartbeat and refresh period",
+      &daemon_settings.heartbeat_ms },
+    { "REPLICA_TTL_MS", CONFIG_INT, "3000", 100, 600000, "a replica is dead this long after its last heartbeat",
+      &daemon_settings.replica_ttl_ms },
+    { "BUS_WINDOW", CONFIG_INT, "1024", 1, 1000000, "publishes in flight to Redis before queueing",
+      &daemon_settings.bus_window },
+    { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &daemon_settings.log_level_name },
+};
+
+#define DAEMON_MAX_VARS 32
+
+void daemon_configure(int argc, char **argv, const char *daemon, const char *purpose, const struct config_var *own,
+                      size_t n_own)
+{
+    size_t n_shared = sizeof shared / sizeof shared[0];
+    struct config_var all[DAEMON_MAX_VARS];
+    if (n_own + n_shared > DAEMON_MAX_VARS)
+        abort(); /* a broken invariant of the tables, not a configuration error */
+    memcpy(all, own, n_own * sizeof *own);
+    memcpy(all + n_own, shared, sizeof shared);
+    config_init(argc, argv, daemon, purpose, all, n_own + n_shared);
+    if (log_level_parse(daemon_settings.log_level_name, &daemon_settings.log_level) != 0) {
+        fprintf(stderr, "%s: invalid configuration: LOG_LEVEL=%s is not error, warn, info or debug\n", daemon,
+                daemon_settings.log_level_name);
+        exit(1);
+    }
+}
 
 struct daemon_signals {
     struct event *term, *intr;

@@ -2,8 +2,27 @@
 #ifndef TASKBUS_DAEMON_H
 #define TASKBUS_DAEMON_H
 
+#include <stddef.h>
+
+#include "config.h"
+#include "log.h"
+
 struct event_base;
 struct daemon_signals;
+
+/* The settings every daemon shares: Redis, the registry's timing, the publish window and the log level. */
+struct daemon_settings {
+    const char *redis_host, *log_level_name;
+    long redis_port, heartbeat_ms, replica_ttl_ms, bus_window;
+    enum log_level log_level;
+};
+
+extern struct daemon_settings daemon_settings;
+
+/* Load the daemon's own table 'own' followed by the shared variables into their destinations and
+ * 'daemon_settings' (config_init: --help prints both; an invalid value exits 1 naming the variable). */
+void daemon_configure(int argc, char **argv, const char *daemon, const char *purpose, const struct config_var *own,
+                      size_t n_own);
 
 /* Ignore SIGPIPE and call 'on_stop' on the loop when SIGTERM or SIGINT arrives (a second signal exits at once,
  * status 1). Returns NULL when out of memory. */

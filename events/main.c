@@ -15,23 +15,16 @@
 #include "store.h"
 #include "taskmap.h"
 
-static const char *redis_host, *mongo_uri, *task_maps, *log_level;
-static long redis_port, heartbeat_ms, replica_ttl_ms, store_batch, bus_window, shutdown_grace_ms;
+static const char *mongo_uri, *task_maps;
+static long store_batch, shutdown_grace_ms;
 
 static const struct config_var config[] = {
-    { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &redis_host },
-    { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &redis_port },
     { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
       "MongoDB URI of the event log (database from its path)", &mongo_uri },
     { "TASK_MAPS", CONFIG_STRING, "task-maps.json", 1, 0, "task type -> backend service map (JSON file)", &task_maps },
-    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000, "registry heartbeat and refresh period", &heartbeat_ms },
-    { "REPLICA_TTL_MS", CONFIG_INT, "3000", 100, 600000, "a replica is dead this long after its last heartbeat",
-      &replica_ttl_ms },
     { "STORE_BATCH", CONFIG_INT, "1000", 1, 100000, "most records in one bulk insert", &store_batch },
-    { "BUS_WINDOW", CONFIG_INT, "1024", 1, 1000000, "publishes in flight to Redis before queueing", &bus_window },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish tasks in flight",
       &shutdown_grace_ms },
-    { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &log_level },
 };
 
 struct app {
@@ -111,20 +104,16 @@ static void on_stop(void *arg)
 
 int main(int argc, char **argv)
 {
-    config_init(argc, argv, "events", "routes tasks to backends and logs them in MongoDB", config,
-                sizeof config / sizeof config[0]);
-    enum log_level level;
-    if (log_level_parse(log_level, &level) != 0) {
-        fprintf(stderr, "events: invalid configuration: LOG_LEVEL=%s is not error, warn, info or debug\n", log_level);
-        return 1;
-    }
+    daemon_configure(argc, argv, "events", "routes tasks to backends and logs them in MongoDB", config,
+                     sizeof config / sizeof config[0]);
+    const struct daemon_settings *ds = &daemon_settings;
     struct taskmap map;
     if (load_taskmap(task_maps, &map) != 0)
         return 1;
     char self_id[REPLICA_ID_LEN], channel[REPLICA_ID_LEN + 16], err[STORE_ERR_LEN];
     clock_replica_id("events", self_id, sizeof self_id);
     snprintf(channel, sizeof channel, "taskbus:%s", self_id);
-    log_init("events", self_id, level);
+    log_init("events", self_id, ds->log_level);
     mongoc_init();
 
     struct app app = { 0 };
@@ -136,16 +125,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "events: %s\n", err);
         return 1;
     }
-    struct bus_config bc = { redis_host, (int)redis_port, channel, bus_window, on_message, on_ready, &app };
+    struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
+                             &app };
     /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
     app.bus = bus_new(app.base, &bc);
-    app.reg = registry_new(app.base, app.bus, "events", self_id, heartbeat_ms, replica_ttl_ms, on_refresh, &app);
+    app.reg = registry_new(app.base, app.bus, "events", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,
+                           &app);
     app.router = router_new(app.base, app.bus, app.reg, app.store, &map, self_id);
     if (!signals || !app.grace || !app.bus || !app.reg || !app.router) {
         fprintf(stderr, "events: out of memory at start-up\n");
         return 1;
     }
-    LOG_I("event=started redis=%s:%ld store_batch=%ld", redis_host, redis_port, store_batch);
+    LOG_I("event=started redis=%s:%ld store_batch=%ld", ds->redis_host, ds->redis_port, store_batch);
     event_base_dispatch(app.base);
 
     /* Teardown in dependency order: pending acknowledgements publish on the bus, pending bus callbacks reach the

@@ -13,14 +13,10 @@
 #include "pending.h"
 #include "registry.h"
 
-static const char *redis_host, *log_level;
-static long port, redis_port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, heartbeat_ms,
-    replica_ttl_ms, bus_window, shutdown_grace_ms;
+static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, shutdown_grace_ms;
 
 static const struct config_var config[] = {
     { "PORT", CONFIG_INT, "4000", 1, 65535, "HTTP port", &port },
-    { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &redis_host },
-    { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &redis_port },
     { "TASK_TIMEOUT_MS", CONFIG_INT, "5000", 10, 600000, "a request with no answer by then gets 504", &timeout_ms },
     { "MAX_BODY", CONFIG_INT, "65536", 16, 16777216, "largest accepted body in bytes (413 above)", &max_body },
     { "MAX_CONNECTIONS", CONFIG_INT, "20000", 16, 1000000, "open HTTP connections before new ones wait",
@@ -29,13 +25,8 @@ static const struct config_var config[] = {
       &max_in_flight },
     { "IDLE_TIMEOUT_S", CONFIG_INT, "60", 1, 3600, "idle keep-alive connections are closed after this",
       &idle_timeout_s },
-    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000, "registry heartbeat and refresh period", &heartbeat_ms },
-    { "REPLICA_TTL_MS", CONFIG_INT, "3000", 100, 600000, "a replica is dead this long after its last heartbeat",
-      &replica_ttl_ms },
-    { "BUS_WINDOW", CONFIG_INT, "1024", 1, 1000000, "publishes in flight to Redis before queueing", &bus_window },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish requests in flight",
       &shutdown_grace_ms },
-    { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &log_level },
 };
 
 struct app {
@@ -92,17 +83,12 @@ static void on_stop(void *arg)
 
 int main(int argc, char **argv)
 {
-    config_init(argc, argv, "frontend", "HTTP API of taskbus", config, sizeof config / sizeof config[0]);
-    enum log_level level;
-    if (log_level_parse(log_level, &level) != 0) {
-        fprintf(stderr, "frontend: invalid configuration: LOG_LEVEL=%s is not error, warn, info or debug\n",
-                log_level);
-        return 1;
-    }
+    daemon_configure(argc, argv, "frontend", "HTTP API of taskbus", config, sizeof config / sizeof config[0]);
+    const struct daemon_settings *ds = &daemon_settings;
     char self_id[REPLICA_ID_LEN], channel[REPLICA_ID_LEN + 16], err[256];
     clock_replica_id("frontend", self_id, sizeof self_id);
     snprintf(channel, sizeof channel, "taskbus:%s", self_id);
-    log_init("frontend", self_id, level);
+    log_init("frontend", self_id, ds->log_level);
     long nofile = daemon_raise_nofile();
     if (nofile > 0 && nofile < max_connections + 64)
         LOG_W("event=low_nofile limit=%ld max_connections=%ld", nofile, max_connections);
@@ -111,9 +97,10 @@ int main(int argc, char **argv)
     app.base = event_base_new();
     struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
     app.drain = evtimer_new(app.base, on_drain, &app);
-    struct bus_config bc = { redis_host, (int)redis_port, channel, bus_window, on_message, on_ready, &app };
+    struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
+                             &app };
     app.bus = bus_new(app.base, &bc);
-    app.reg = registry_new(app.base, app.bus, "frontend", self_id, heartbeat_ms, replica_ttl_ms, NULL, NULL);
+    app.reg = registry_new(app.base, app.bus, "frontend", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, NULL, NULL);
     struct replica_set *events = app.reg ? registry_watch(app.reg, "events") : NULL;
     app.pending = pending_new(app.base, timeout_ms, on_timeout, &app);
     app.dispatch = app.pending && events ? dispatch_new(app.bus, events, app.pending, self_id, timeout_ms) : NULL;
@@ -127,13 +114,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "frontend: %s\n", err);
         return 1;
     }
-    LOG_I("event=started port=%ld redis=%s:%ld timeout_ms=%ld", port, redis_host, redis_port, timeout_ms);
+    LOG_I("event=started port=%ld redis=%s:%ld timeout_ms=%ld", port, ds->redis_host, ds->redis_port, timeout_ms);
     event_base_dispatch(app.base);
 
-    struct dispatch_stats ds;
-    dispatch_get_stats(app.dispatch, &ds);
-    LOG_I("event=stopped sent=%llu answered=%llu late=%llu redispatched=%llu", ds.sent, ds.answered, ds.late,
-          ds.redispatched);
+    struct dispatch_stats stats;
+    dispatch_get_stats(app.dispatch, &stats);
+    LOG_I("event=stopped sent=%llu answered=%llu late=%llu redispatched=%llu", stats.sent, stats.answered, stats.late,
+          stats.redispatched);
     http_free(app.http);
     bus_free(app.bus);
     registry_free(app.reg);
