@@ -36,8 +36,7 @@ struct app {
     struct pending *pending;
     struct dispatch *dispatch;
     struct http *http;
-    struct event *drain;
-    long long stop_at;
+    struct event *grace;
 };
 
 static void on_message(const char *data, size_t len, void *arg)
@@ -55,21 +54,22 @@ static void on_ready(void *arg)
     registry_beat(((struct app *)arg)->reg);
 }
 
-/* Shutdown: wait for requests in flight to be answered (checked each 50 ms), answer what is left at the grace. */
-static void on_drain(evutil_socket_t fd, short what, void *arg)
+/* Shutdown, once nothing is in flight or the grace has passed: answer what is left, let MHD send it, leave. */
+static void finish_stop(void *arg)
+{
+    struct app *app = arg;
+    event_del(app->grace);
+    pending_when_idle(app->pending, NULL, NULL);
+    pending_answer_all(app->pending, 503, "the frontend is shutting down");
+    struct timeval tv = { 0, 200000 };
+    event_base_loopexit(app->base, &tv);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    struct app *app = arg;
-    if (pending_count(app->pending) > 0 && clock_mono_ms() < app->stop_at) {
-        struct timeval tv = { 0, 50000 };
-        evtimer_add(app->drain, &tv);
-        return;
-    }
-    pending_answer_all(app->pending, 503, "the frontend is shutting down");
-    /* Let MHD send those answers before the loop ends. */
-    struct timeval tv = { 0, 200000 };
-    event_base_loopexit(app->base, &tv);
+    finish_stop(arg);
 }
 
 static void on_stop(void *arg)
@@ -77,8 +77,9 @@ static void on_stop(void *arg)
     struct app *app = arg;
     http_quiesce(app->http);
     registry_leave(app->reg);
-    app->stop_at = clock_mono_ms() + shutdown_grace_ms;
-    on_drain(-1, 0, app);
+    struct timeval tv = { shutdown_grace_ms / 1000, (shutdown_grace_ms % 1000) * 1000 };
+    evtimer_add(app->grace, &tv);
+    pending_when_idle(app->pending, finish_stop, app);
 }
 
 int main(int argc, char **argv)
@@ -96,7 +97,7 @@ int main(int argc, char **argv)
     struct app app = { 0 };
     app.base = event_base_new();
     struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
-    app.drain = evtimer_new(app.base, on_drain, &app);
+    app.grace = evtimer_new(app.base, on_grace, &app);
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
                              &app };
     app.bus = bus_new(app.base, &bc);
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
     struct replica_set *events = app.reg ? registry_watch(app.reg, "events") : NULL;
     app.pending = pending_new(app.base, timeout_ms, on_timeout, &app);
     app.dispatch = app.pending && events ? dispatch_new(app.bus, events, app.pending, self_id, timeout_ms) : NULL;
-    if (!app.base || !signals || !app.drain || !app.bus || !app.dispatch) {
+    if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch) {
         fprintf(stderr, "frontend: out of memory at start-up\n");
         return 1;
     }
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
     registry_free(app.reg);
     dispatch_free(app.dispatch);
     pending_free(app.pending);
-    event_free(app.drain);
+    event_free(app.grace);
     daemon_signals_free(signals);
     event_base_free(app.base);
     return 0;

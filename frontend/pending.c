@@ -21,7 +21,26 @@ struct pending {
     void *arg;
     void (*on_resume)(void *arg);
     void *resume_arg;
+    void (*on_idle)(void *arg);
+    void *idle_arg;
 };
+
+static void check_idle(struct pending *p)
+{
+    if (p->on_idle && table_len(p->table) == 0) {
+        void (*fn)(void *) = p->on_idle;
+        p->on_idle = NULL;
+        fn(p->idle_arg);
+    }
+}
+
+void pending_when_idle(struct pending *p, void (*fn)(void *arg), void *arg)
+{
+    p->on_idle = fn;
+    p->idle_arg = arg;
+    if (fn)
+        check_idle(p);
+}
 
 void pending_on_resume(struct pending *p, void (*fn)(void *arg), void *arg)
 {
@@ -105,6 +124,7 @@ void pending_answer_request(struct pending *p, struct request *req, int status, 
     MHD_resume_connection(req->conn);
     if (p->on_resume)
         p->on_resume(p->resume_arg);
+    check_idle(p);
 }
 
 struct request *pending_lookup(struct pending *p, const char *id)

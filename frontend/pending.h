@@ -62,6 +62,9 @@ struct request *pending_lookup(struct pending *p, const char *id);
 /* Answer a request in hand (pending or not yet added) and resume it. */
 void pending_answer_request(struct pending *p, struct request *req, int status, char *response);
 
+/* Call 'fn' once no request is pending (at once when none is); NULL cancels. For shutdown. */
+void pending_when_idle(struct pending *p, void (*fn)(void *arg), void *arg);
+
 /* Requests suspended now. */
 size_t pending_count(const struct pending *p);
 
