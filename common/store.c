@@ -274,8 +274,11 @@ static struct item *take_all(struct store *s)
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
-    mongoc_client_t *client = mongoc_client_new_from_uri(s->uri);
-    mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+    /* A pool even for one thread: its background monitor rediscovers a restarted server within ~0.5 s, where a
+     * single-threaded client waits out a 5 s cooldown after every failed server check. */
+    mongoc_client_pool_t *pool = mongoc_client_pool_new(s->uri);
+    mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_t *client = mongoc_client_pool_pop(pool);
     mongoc_database_t *db = mongoc_client_get_database(client, s->db);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, s->db, STORE_COLLECTION);
     int indexed = 0;
@@ -305,7 +308,8 @@ static void *writer_main(void *arg)
     free(batch);
     mongoc_collection_destroy(coll);
     mongoc_database_destroy(db);
-    mongoc_client_destroy(client);
+    mongoc_client_pool_push(pool, client);
+    mongoc_client_pool_destroy(pool);
     return NULL;
 }
 
