@@ -17,13 +17,20 @@ static bson_t *record_start(const struct record_base *b, const char *type)
     return doc;
 }
 
-bson_t *record_received(const struct record_base *b, const struct msg *task)
+bson_t *record_received(const struct record_base *b, const struct msg *task, const char *service,
+                        const char *backend, int attempt)
 {
     bson_t *doc = record_start(b, "received");
     BSON_APPEND_UTF8(doc, "frontend", task->origin ? task->origin : "");
     BSON_APPEND_UTF8(doc, "request", task->request ? task->request : "");
     BSON_APPEND_UTF8(doc, "taskType", task_type_name(task->task.type));
     BSON_APPEND_UTF8(doc, "subtask", task_op_name(task->task.op));
+    if (service)
+        BSON_APPEND_UTF8(doc, "service", service);
+    if (backend) {
+        BSON_APPEND_UTF8(doc, "backend", backend);
+        BSON_APPEND_INT32(doc, "attempt", attempt);
+    }
     return doc;
 }
 

@@ -2,8 +2,11 @@
  *
  * Every record has _id "<task>:<seq>" (deterministic, so a retried insert is recognised as a duplicate), "task",
  * "seq" (0, 1, ... in the order of the task's life), "type", "at" (UTC date), and "events" (the events replica).
- *   received    "frontend", "request" (the client's body as a string), "taskType", "subtask"
- *   dispatched  "service", "backend" (replica id), "attempt"
+ *   received    "frontend", "request" (the client's body as a string), "taskType", "subtask", "service" when the
+ *               task map routes it, and "backend" + "attempt" when it was dispatched at once (the common case:
+ *               one record for arrival and dispatch)
+ *   dispatched  "service", "backend" (replica id), "attempt": a dispatch after the arrival was logged (the task
+ *               waited for a live replica, or its first replica was gone)
  *   completed   "status", "result", "backend"
  *   failed      "status", "error", and "backend" when one was involved
  * A task whose final record (completed or failed) is stored has been, or is being, answered to its frontend. */
@@ -22,7 +25,9 @@ struct record_base {
 };
 
 /* Each builder returns a new document the caller owns (bson_destroy), or NULL when out of memory. */
-bson_t *record_received(const struct record_base *b, const struct msg *task);
+/* 'service' and 'backend' may be NULL (not routed / not dispatched yet). */
+bson_t *record_received(const struct record_base *b, const struct msg *task, const char *service,
+                        const char *backend, int attempt);
 bson_t *record_dispatched(const struct record_base *b, const char *service, const char *backend, int attempt);
 bson_t *record_completed(const struct record_base *b, const char *result, const char *backend);
 bson_t *record_failed(const struct record_base *b, int status, const char *error, const char *backend);

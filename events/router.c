@@ -180,13 +180,35 @@ static void job_wait(struct job *job)
     job->r->waiting = job;
 }
 
+/* Log a step: the task's first record is "received", and carries the dispatch too when the task went out at once
+ * (one record instead of two on the common path); a later dispatch gets a "dispatched" record of its own. */
+static void log_step(struct job *job)
+{
+    int first = job->seq == 0;
+    const char *backend = job->backend[0] ? job->backend : NULL;
+    struct record_base b = base_of(job);
+    if (first)
+        append(job, record_received(&b, &job->task, job->service, backend, job->attempts), NULL);
+    else if (backend)
+        append(job, record_dispatched(&b, job->service, backend, job->attempts), NULL);
+}
+
+/* No replica can take the task now: log its arrival if that is not done yet, and wait for the next refresh. */
+static void job_park(struct job *job)
+{
+    job->backend[0] = '\0';
+    if (job->seq == 0)
+        log_step(job);
+    job_wait(job);
+}
+
 /* Send the task to one live replica of its service, or wait for the next registry refresh when none is alive. */
 static void job_dispatch(struct job *job)
 {
     struct router *r = job->r;
     struct replica *rep = replica_pick(job->set, clock_wall_ms());
     if (!rep) {
-        job_wait(job);
+        job_park(job);
         return;
     }
     char channel[REPLICA_ID_LEN + 16];
@@ -198,15 +220,14 @@ static void job_dispatch(struct job *job)
     char *text = msg_encode(&out);
     if (!text || bus_publish(r->bus, channel, text, strlen(text), on_dispatch_published, job) != 0) {
         free(text);
-        job->backend[0] = '\0';
-        job_wait(job);
+        job->attempts--;
+        job_park(job);
         return;
     }
     free(text);
     rep->outstanding++;
     job->publishing++;
-    struct record_base b = base_of(job);
-    append(job, record_dispatched(&b, job->service, job->backend, job->attempts), NULL);
+    log_step(job);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -247,11 +268,10 @@ static void on_task(struct router *r, struct msg *m)
         ms = 1;
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
     evtimer_add(job->deadline, &tv);
-    struct record_base b = base_of(job);
-    append(job, record_received(&b, &job->task), NULL);
     job->service = taskmap_route(&r->map, job->task.task.type);
     if (!job->service) {
         char error[TASK_ERR_LEN];
+        log_step(job);
         snprintf(error, sizeof error, "task type %s has no route in the task map",
                  task_type_name(job->task.task.type));
         job_finish(job, 500, NULL, error);

@@ -231,3 +231,18 @@ def build_dir_from_argv(default="build-test"):
         del sys.argv[i:i + 2]
         return path
     return os.environ.get("TASKBUS_BUILD", os.path.join(TOP, default))
+
+
+def check_history(records, final):
+    """Check one task's records (sorted by seq): "received" first, then "dispatched" ones, then 'final'; the task went
+    to exactly one backend replica (the first record carries the dispatch when it went out at once, else one
+    "dispatched" record does) and the final record names that replica. Returns the replica id, or raises."""
+    types = [r["type"] for r in records]
+    if not types or types[0] != "received" or types[-1] != final or set(types[1:-1]) - {"dispatched"}:
+        raise AssertionError(f"unexpected history {types}")
+    sent_to = [r["backend"] for r in records[:-1] if "backend" in r]
+    if len(sent_to) != 1:
+        raise AssertionError(f"dispatched {len(sent_to)} times: {types}")
+    if records[-1].get("backend") != sent_to[0]:
+        raise AssertionError(f"executed by {records[-1].get('backend')}, sent to {sent_to[0]}")
+    return sent_to[0]

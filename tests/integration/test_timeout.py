@@ -50,6 +50,11 @@ class NoBackend(unittest.TestCase):
         t.join()
         status, reply = result["r"]
         self.assertEqual((status, reply.get("result")), (200, "42"), reply)
+        # It waited: arrival, then the dispatch to the replica that came, then the result.
+        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        self.assertEqual([r["type"] for r in records], ["received", "dispatched", "completed"])
+        self.assertNotIn("backend", records[0])
+        self.assertEqual(records[1]["backend"], records[2]["backend"])
         self.stack.daemons.remove(proc)
         self.assertEqual(proc.stop(), 0, proc.tail())
 

@@ -41,8 +41,11 @@ static void test_received(void)
     struct msg m = { .kind = MSG_TASK, .origin = "frontend-1", .request = "{\"d1\": 4, \"d2\": 7}" };
     m.task.type = TASK_NUMBER;
     m.task.op = TASK_DIVIDE;
-    bson_t *doc = record_received(&b, &m);
+    bson_t *doc = record_received(&b, &m, "arithmetic", "arithmetic-7", 1);
     CHECK_STR_EQ(utf8(doc, "_id"), "t:0");
+    CHECK_STR_EQ(utf8(doc, "service"), "arithmetic");
+    CHECK_STR_EQ(utf8(doc, "backend"), "arithmetic-7");
+    CHECK_INT_EQ(integer(doc, "attempt"), 1);
     CHECK_STR_EQ(utf8(doc, "type"), "received");
     CHECK_STR_EQ(utf8(doc, "frontend"), "frontend-1");
     CHECK_STR_EQ(utf8(doc, "request"), "{\"d1\": 4, \"d2\": 7}");
@@ -50,6 +53,11 @@ static void test_received(void)
     CHECK_STR_EQ(utf8(doc, "subtask"), "DIVIDE");
     /* Every key must be storable in a MongoDB (and FerretDB) document: no '.', no leading '$'. */
     CHECK(bson_validate(doc, BSON_VALIDATE_DOT_KEYS | BSON_VALIDATE_DOLLAR_KEYS | BSON_VALIDATE_UTF8, NULL));
+    bson_destroy(doc);
+
+    /* Not dispatched (no live replica yet) and not routed: no dispatch fields at all. */
+    doc = record_received(&b, &m, NULL, NULL, 0);
+    CHECK(utf8(doc, "service") == NULL && utf8(doc, "backend") == NULL && integer(doc, "attempt") == -1);
     bson_destroy(doc);
 }
 
