@@ -59,6 +59,40 @@ class NoBackend(unittest.TestCase):
         self.assertEqual(proc.stop(), 0, proc.tail())
 
 
+class OverBudget(unittest.TestCase):
+    """Past MAX_IN_FLIGHT the frontend answers 503 at once instead of queueing without bound."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = harness.Stack(BUILD, backends={"string": 1},
+                                  env={"TASK_TIMEOUT_MS": "3000", "MAX_IN_FLIGHT": "2"}).start()
+        cls.port = cls.stack.frontend_ports[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def test_503_past_the_budget(self):
+        import threading
+        results = []
+        waiting = [threading.Thread(target=lambda: results.append(
+            harness.http(self.port, "POST", "/task", '{"a1": 1, "a2": 2}'))) for _ in range(2)]
+        for t in waiting:
+            t.start()
+        harness.wait_until("two tasks in flight",
+                           lambda: self.stack.mongo().events.count_documents({"type": "received"}) == 2)
+        t0 = time.monotonic()
+        status, reply = harness.http(self.port, "POST", "/task", '{"a1": "x", "a2": "y"}')
+        self.assertEqual((status, reply["error"]), (503, "too many requests in flight; retry later"))
+        self.assertLess(time.monotonic() - t0, 1.0)
+        for t in waiting:
+            t.join()
+        self.assertEqual([s for s, _ in results], [504, 504])
+        # Once they are answered there is room again.
+        status, reply = harness.http(self.port, "POST", "/task", '{"a1": "x", "a2": "y"}')
+        self.assertEqual((status, reply["result"]), (200, "xy"))
+
+
 class Unrouted(unittest.TestCase):
     """A task map without STRING: such tasks fail at once with a clear 500, logged."""
 
