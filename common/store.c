@@ -11,7 +11,7 @@
 #include "log.h"
 #include "mailbox.h"
 
-#define STORE_HISTORY_MAX 1000
+#define STORE_HISTORY_MAX 100
 #define STORE_BACKOFF_MAX_MS 1000
 
 enum item_kind { ITEM_APPEND, ITEM_QUERY };
@@ -144,18 +144,6 @@ static int insert_batch(mongoc_collection_t *coll, struct item **items, size_t n
     return ok;
 }
 
-static int ensure_index(mongoc_database_t *db)
-{
-    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(STORE_COLLECTION), "indexes", "[", "{", "key", "{",
-                           "task", BCON_INT32(1), "seq", BCON_INT32(1), "}", "name", BCON_UTF8("task_seq"), "}", "]");
-    bson_error_t error;
-    int ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, &error);
-    if (!ok)
-        LOG_W("event=store_index_failed error=\"%s\"", error.message);
-    bson_destroy(cmd);
-    return ok;
-}
-
 /* Store 'n' appends, retrying with backoff until stored or the store is stopping and its grace ran out. */
 static void write_appends(struct store *s, mongoc_collection_t *coll, struct item **items, size_t n)
 {
@@ -209,38 +197,54 @@ static void write_appends(struct store *s, mongoc_collection_t *coll, struct ite
     }
 }
 
-static char *history_json(mongoc_collection_t *coll, const char *task_id, char *err)
+/* Find the record with _id "<task>:<seq>". Returns 1 and appends it to 'out', 0 when there is none, -1 on error. */
+static int append_record(mongoc_collection_t *coll, const char *task_id, int seq, bson_string_t *out,
+                         bson_error_t *error)
 {
-    bson_t *filter = BCON_NEW("task", BCON_UTF8(task_id));
-    bson_t *opts = BCON_NEW("sort", "{", "seq", BCON_INT32(1), "}", "limit", BCON_INT64(STORE_HISTORY_MAX));
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof id, STORE_ID_FMT, task_id, seq);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    bson_string_t *out = bson_string_new("[");
     const bson_t *doc;
-    bson_error_t error;
-    int first = 1;
-    while (mongoc_cursor_next(cursor, &doc)) {
+    int found = 0;
+    if (mongoc_cursor_next(cursor, &doc)) {
         char *text = bson_as_relaxed_extended_json(doc, NULL);
-        if (!first)
+        if (seq > 0)
             bson_string_append_c(out, ',');
         bson_string_append(out, text);
         bson_free(text);
-        first = 0;
-    }
-    char *json = NULL;
-    if (mongoc_cursor_error(cursor, &error)) {
-        snprintf(err, STORE_ERR_LEN, "store query failed: %.200s", error.message);
-        bson_string_free(out, true);
-    } else {
-        bson_string_append_c(out, ']');
-        char *text = bson_string_free(out, false);
-        json = strdup(text);
-        bson_free(text);
-        if (!json)
-            snprintf(err, STORE_ERR_LEN, "out of memory");
+        found = 1;
+    } else if (mongoc_cursor_error(cursor, error)) {
+        found = -1;
     }
     mongoc_cursor_destroy(cursor);
     bson_destroy(opts);
     bson_destroy(filter);
+    return found;
+}
+
+/* A task's records in order, as a JSON array. Records have the _ids "<task>:0", "<task>:1", ... without gaps, so
+ * the history is a few point lookups on _id: the one lookup every MongoDB-compatible store answers from an index
+ * (FerretDB v1 pushes down nothing else, so a filter on "task" would scan the whole log). */
+static char *history_json(mongoc_collection_t *coll, const char *task_id, char *err)
+{
+    bson_string_t *out = bson_string_new("[");
+    bson_error_t error;
+    int seq = 0, found;
+    while (seq < STORE_HISTORY_MAX && (found = append_record(coll, task_id, seq, out, &error)) == 1)
+        seq++;
+    if (seq < STORE_HISTORY_MAX && found < 0) {
+        snprintf(err, STORE_ERR_LEN, "store query failed: %.200s", error.message);
+        bson_string_free(out, true);
+        return NULL;
+    }
+    bson_string_append_c(out, ']');
+    char *text = bson_string_free(out, false);
+    char *json = strdup(text);
+    bson_free(text);
+    if (!json)
+        snprintf(err, STORE_ERR_LEN, "out of memory");
     return json;
 }
 
@@ -279,14 +283,10 @@ static void *writer_main(void *arg)
     mongoc_client_pool_t *pool = mongoc_client_pool_new(s->uri);
     mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
     mongoc_client_t *client = mongoc_client_pool_pop(pool);
-    mongoc_database_t *db = mongoc_client_get_database(client, s->db);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, s->db, STORE_COLLECTION);
-    int indexed = 0;
     struct item **batch = calloc((size_t)s->max_batch, sizeof *batch);
     struct item *list;
     while (batch && (list = take_all(s))) {
-        if (!indexed)
-            indexed = ensure_index(db);
         size_t n = 0;
         while (list) {
             struct item *it = list;
@@ -307,7 +307,6 @@ static void *writer_main(void *arg)
     }
     free(batch);
     mongoc_collection_destroy(coll);
-    mongoc_database_destroy(db);
     mongoc_client_pool_push(pool, client);
     mongoc_client_pool_destroy(pool);
     return NULL;

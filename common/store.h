@@ -8,6 +8,10 @@
 #define STORE_ERR_LEN 256
 #define STORE_COLLECTION "events"
 
+/* A record's _id: "<task id>:<seq>", seq counting 0, 1, ... without gaps for each task. */
+#define STORE_ID_FMT "%s:%d"
+#define STORE_ID_LEN 64
+
 struct event_base;
 struct store;
 
@@ -26,8 +30,8 @@ struct store_stats {
 };
 
 /* Parse 'uri' (database from its path, default "taskbus"; time-outs defaulted to serverSelectionTimeoutMS=2000,
- * connectTimeoutMS=2000, socketTimeoutMS=10000 unless given), start the writer thread, and create the index for
- * history queries. Returns NULL with a reason in 'err' (STORE_ERR_LEN bytes) when the URI is invalid. A store that
+ * connectTimeoutMS=2000, socketTimeoutMS=10000 unless given) and start the writer thread. No secondary index is
+ * created: histories are read by _id, and every other index would cost each insert. Returns NULL with a reason in 'err' (STORE_ERR_LEN bytes) when the URI is invalid. A store that
  * is down is retried by the writer; it does not fail here. 'max_batch' caps the records of one bulk insert. */
 struct store *store_new(struct event_base *base, const char *uri, long max_batch, store_acked_fn on_acked,
                         void *arg, char *err);
@@ -36,7 +40,7 @@ struct store *store_new(struct event_base *base, const char *uri, long max_batch
  * memory (then 'doc' is destroyed and nothing is acknowledged). Loop thread. */
 int store_append(struct store *s, bson_t *doc, void *ctx);
 
-/* Query the records whose "task" is 'task_id', ordered by "seq". 'cb' runs once on the loop thread. Returns 0, or
+/* Query the records of task 'task_id' (those with _id "<task_id>:0", ":1", ... up to the first missing), in order. 'cb' runs once on the loop thread. Returns 0, or
  * -1 when out of memory (then 'cb' never runs). */
 int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx);
 

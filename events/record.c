@@ -3,10 +3,12 @@
 
 #include <stdio.h>
 
+#include "store.h"
+
 static bson_t *record_start(const struct record_base *b, const char *type)
 {
-    char id[TASK_ID_LEN + 16];
-    snprintf(id, sizeof id, "%s:%d", b->task_id, b->seq);
+    char id[STORE_ID_LEN];
+    snprintf(id, sizeof id, STORE_ID_FMT, b->task_id, b->seq);
     bson_t *doc = bson_new();
     BSON_APPEND_UTF8(doc, "_id", id);
     BSON_APPEND_UTF8(doc, "task", b->task_id);
