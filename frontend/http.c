@@ -224,6 +224,7 @@ struct http *http_new(struct event_base *base, const struct http_config *cfg, st
                               NULL, on_request, h,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout_s,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
                               MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                               MHD_OPTION_END);

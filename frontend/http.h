@@ -18,6 +18,7 @@ struct http_config {
     long max_connections;   /* MHD's connection limit */
     long max_in_flight;     /* suspended requests before new tasks get 503 */
     long idle_timeout_s;    /* idle keep-alive connections are closed after this */
+    long connection_memory; /* bytes of libmicrohttpd's per-connection pool (headers and buffers) */
 };
 
 /* Listen on 'cfg->port'. Returns NULL with a reason in 'err' (256 bytes) when it cannot. */

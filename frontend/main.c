@@ -13,7 +13,8 @@
 #include "pending.h"
 #include "registry.h"
 
-static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, shutdown_grace_ms;
+static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
+    shutdown_grace_ms;
 
 static const struct config_var config[] = {
     { "PORT", CONFIG_INT, "4000", 1, 65535, "HTTP port", &port },
@@ -25,6 +26,8 @@ static const struct config_var config[] = {
       &max_in_flight },
     { "IDLE_TIMEOUT_S", CONFIG_INT, "60", 1, 3600, "idle keep-alive connections are closed after this",
       &idle_timeout_s },
+    { "CONNECTION_MEMORY", CONFIG_INT, "4096", 1024, 1048576,
+      "bytes per HTTP connection for headers and buffers (larger headers get 431)", &connection_memory },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish requests in flight",
       &shutdown_grace_ms },
 };
@@ -109,7 +112,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "frontend: out of memory at start-up\n");
         return 1;
     }
-    struct http_config hc = { (int)port, max_body, max_connections, max_in_flight, idle_timeout_s };
+    struct http_config hc = { (int)port, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory };
     app.http = http_new(app.base, &hc, app.bus, events, app.dispatch, app.pending, err);
     if (!app.http) {
         fprintf(stderr, "frontend: %s\n", err);
