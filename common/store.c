@@ -197,7 +197,18 @@ static void write_appends(struct store *s, mongoc_collection_t *coll, struct ite
     }
 }
 
-/* Find the record with _id "<task>:<seq>". Returns 1 and appends it to 'out', 0 when there is none, -1 on error. */
+/* 1 when 'doc' is a task's last record (its outcome): nothing follows it. */
+static int is_final(const bson_t *doc)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, "type") || !BSON_ITER_HOLDS_UTF8(&it))
+        return 0;
+    const char *type = bson_iter_utf8(&it, NULL);
+    return strcmp(type, "completed") == 0 || strcmp(type, "failed") == 0;
+}
+
+/* Find the record with _id "<task>:<seq>". Returns 1 and appends it to 'out', 2 when that record was the task's
+ * last, 0 when there is none, -1 on error. */
 static int append_record(mongoc_collection_t *coll, const char *task_id, int seq, bson_string_t *out,
                          bson_error_t *error)
 {
@@ -214,7 +225,7 @@ static int append_record(mongoc_collection_t *coll, const char *task_id, int seq
             bson_string_append_c(out, ',');
         bson_string_append(out, text);
         bson_free(text);
-        found = 1;
+        found = is_final(doc) ? 2 : 1;
     } else if (mongoc_cursor_error(cursor, error)) {
         found = -1;
     }
@@ -224,15 +235,18 @@ static int append_record(mongoc_collection_t *coll, const char *task_id, int seq
     return found;
 }
 
-/* A task's records in order, as a JSON array. Records have the _ids "<task>:0", "<task>:1", ... without gaps, so
- * the history is a few point lookups on _id: the one lookup every MongoDB-compatible store answers from an index
- * (FerretDB v1 pushes down nothing else, so a filter on "task" would scan the whole log). */
+/* A task's records in order, as a JSON array. Records have the _ids "<task>:0", "<task>:1", ... without gaps and
+ * end with the outcome, so the history is a few lookups by _id (two for most tasks): MongoDB answers them from the
+ * _id index; FerretDB v1 (SQLite) at least pushes them down to SQL, where a filter on "task" is evaluated in Go for
+ * every document of the log. */
 static char *history_json(mongoc_collection_t *coll, const char *task_id, char *err)
 {
     bson_string_t *out = bson_string_new("[");
     bson_error_t error;
     int seq = 0, found;
     while (seq < STORE_HISTORY_MAX && (found = append_record(coll, task_id, seq, out, &error)) == 1)
+        seq++;
+    if (found == 2)
         seq++;
     if (seq < STORE_HISTORY_MAX && found < 0) {
         snprintf(err, STORE_ERR_LEN, "store query failed: %.200s", error.message);
