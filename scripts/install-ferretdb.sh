@@ -6,7 +6,10 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin="$top/.local/bin/ferretdb"
 version=v1.24.2
-if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$version"; then exit 0; fi
+# Not "--version | grep -q": under pipefail, grep's early exit kills ferretdb with SIGPIPE and the check fails.
+if [ -x "$bin" ]; then
+  case "$("$bin" --version 2>/dev/null)" in *"version: $version"*) exit 0 ;; esac
+fi
 export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "install-ferretdb: Go >= 1.24 is needed (not found in PATH or /usr/local/go/bin)" >&2; exit 1; }
 work=$(mktemp -d)
