@@ -1,0 +1,676 @@
+"""Benchmark a whole taskbus stack on this machine and report it as bench/results/latest.md and latest.png.
+
+`make bench` builds optimized daemons into build-bench/ and runs this script, which starts its own redis-server,
+FerretDB and daemons on free loopback ports (tests/harness.py) and measures, in one run:
+
+- the baseline: `GET /` of the same frontend(s), with `ab -k` and with `wrk` (the HTTP ceiling of the machine);
+- the pipeline: `POST /task` with one seed body (`ab -k -p`), and with the five seed bodies in rotation (`wrk` with a
+  Lua script) at 1, 16, 64 and 256 connections, plus one row at 1,000 connections;
+- afterwards: answered tasks in the store against the responses the tools counted, the histories of sampled tasks,
+  the store's write lag (`max_store_lag_ms=` in the events daemons' `event=stopped` line) and every process's peak RSS.
+
+Every figure is also given as a ratio to the baseline of the same run and the same tool: the machines are shared and
+noisy. Targets print as PASS/MISS and never fail the run; errors (non-2xx answers or socket errors in a pipeline row,
+answered tasks missing from the store, a daemon that exits non-zero) exit with status 1.
+Only 127.0.0.1 is ever targeted. Settings come from flags, or from TASKBUS_BENCH_* variables (see --help).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+import harness  # noqa: E402
+
+HOST = "127.0.0.1"
+BODIES = ['{"a1":5,"a2":10}', '{"s1":4,"s2":7}', '{"m1":4,"m2":7}', '{"d1":4,"d2":7}', '{"a1":"a","a2":"b"}']
+WRK_TIMEOUT_S = 10          # above the frontend's TASK_TIMEOUT_MS (5 s): a wrk timeout means a lost answer
+SAMPLE_EVERY = 499          # wrk keeps the id of every n-th 2xx answer (up to SAMPLES_PER_THREAD per thread)
+SAMPLES_PER_THREAD = 25
+RSS_TARGET_MB = 30
+TARGET_RATIO, TARGET_P99_MS, TARGET_CONNS = 0.25, 15.0, 64
+
+# One Lua script for wrk. With no bodies it sends GET /, otherwise POST /task rotating over the bodies.
+# response() counts non-2xx answers per status and samples task ids; done() prints one "BENCH {json}" line.
+LUA = r"""-- written by bench/bench.py
+local bodies = { %(bodies)s }
+local threads, nthreads = {}, 0
+
+function setup(thread)
+  nthreads = nthreads + 1
+  thread:set("tid", nthreads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  responses, non2xx, statuses, samples, nsamples = 0, 0, {}, "", 0
+  reqs = {}
+  if #bodies == 0 then
+    reqs[1] = wrk.format("GET", "/")
+  else
+    for i, b in ipairs(bodies) do
+      reqs[i] = wrk.format("POST", "/task", { ["Content-Type"] = "application/json" }, b)
+    end
+  end
+  idx = tid %% #reqs
+end
+
+function request()
+  idx = idx %% #reqs + 1
+  return reqs[idx]
+end
+
+function response(status, headers, body)
+  responses = responses + 1
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+    statuses[status] = (statuses[status] or 0) + 1
+  elseif #bodies > 0 and nsamples < %(per_thread)d and responses %% %(every)d == 0 then
+    local id = string.match(body, '"id"%%s*:%%s*"([%%w%%-]+)"')
+    if id then
+      samples = samples .. (nsamples > 0 and "," or "") .. '"' .. id .. '"'
+      nsamples = nsamples + 1
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local n, bad, st, ids = 0, 0, {}, {}
+  for _, t in ipairs(threads) do
+    n = n + t:get("responses")
+    bad = bad + t:get("non2xx")
+    for code, c in pairs(t:get("statuses")) do st[code] = (st[code] or 0) + c end
+    local s = t:get("samples")
+    if s ~= "" then table.insert(ids, s) end
+  end
+  local parts = {}
+  for code, c in pairs(st) do table.insert(parts, string.format('"%%d":%%d', code, c)) end
+  local e = summary.errors
+  io.write(string.format('BENCH {"requests":%%d,"duration_us":%%d,"responses":%%d,"non2xx":%%d,' ..
+    '"p50_us":%%d,"p99_us":%%d,"max_us":%%d,"mean_us":%%.1f,"connect":%%d,"read":%%d,"write":%%d,' ..
+    '"status":%%d,"timeout":%%d,"statuses":{%%s},"samples":[%%s]}\n',
+    summary.requests, summary.duration, n, bad, latency:percentile(50), latency:percentile(99), latency.max,
+    latency.mean, e.connect, e.read, e.write, e.status, e.timeout, table.concat(parts, ","), table.concat(ids, ",")))
+end
+"""
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- options
+
+def env_default(name, default):
+    return os.environ.get("TASKBUS_BENCH_" + name, default)
+
+
+def parse_backends(text):
+    """'1' -> one replica per service; 'arithmetic=2,string=1' -> as given."""
+    services = sorted(set(json.load(open(os.path.join(TOP, "task-maps.json"))).values()))
+    text = str(text).strip()
+    if re.fullmatch(r"\d+", text):
+        return {s: int(text) for s in services}
+    out = {}
+    for part in text.split(","):
+        name, _, n = part.partition("=")
+        if name.strip() not in services or not n.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"--backends: expected N or service=N,... with services {services}")
+        out[name.strip()] = int(n)
+    for s in services:
+        out.setdefault(s, 1)
+    return out
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                epilog="Every option also reads TASKBUS_BENCH_<NAME> (e.g. TASKBUS_BENCH_SECONDS=20 "
+                                       "make bench).")
+    p.add_argument("--build", default=env_default("BUILD", os.path.join(TOP, "build-bench")),
+                   help="folder with the frontend, events and backend binaries")
+    p.add_argument("--frontends", type=int, default=int(env_default("FRONTENDS", 1)))
+    p.add_argument("--events", type=int, default=int(env_default("EVENTS", 1)))
+    p.add_argument("--backends", type=parse_backends, default=parse_backends(env_default("BACKENDS", "1")),
+                   help="replicas per backend service: N, or service=N,... (default 1 each)")
+    p.add_argument("--seconds", type=float, default=float(env_default("SECONDS", 10)),
+                   help="duration of each measured row (default 10)")
+    p.add_argument("--concurrency", default=env_default("CONCURRENCY", "1,16,64,256"),
+                   help="connections of the mixed pipeline rows (default 1,16,64,256)")
+    p.add_argument("--many", type=int, default=int(env_default("MANY", 1000)),
+                   help="connections of the extra many-connections row (0: skip; default 1000)")
+    p.add_argument("--threads", type=int, default=int(env_default("THREADS", os.cpu_count() or 2)),
+                   help="wrk threads (default: nproc)")
+    p.add_argument("--warmup", type=float, default=float(env_default("WARMUP", 2)),
+                   help="seconds of mixed load before measuring (default 2)")
+    p.add_argument("--out", default=env_default("OUT", os.path.join(TOP, "bench", "results")),
+                   help="folder for latest.md and latest.png")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the daemons (repeatable)")
+    p.add_argument("--keep", action="store_true", help="keep the work folder (logs, store) even on success")
+    a = p.parse_args()
+    a.concurrency = [int(c) for c in str(a.concurrency).split(",") if c.strip()]
+    if a.seconds <= 0 or a.frontends < 1 or a.events < 1 or not a.concurrency or min(a.concurrency) < 1:
+        p.error("seconds, frontends, events and every concurrency must be positive")
+    for kv in a.env:
+        if "=" not in kv:
+            p.error(f"--env {kv}: expected KEY=VALUE")
+    return a
+
+
+# ---------------------------------------------------------------- load generators
+
+def split(conns, n):
+    """Spread 'conns' connections over n frontends: [c0, c1, ...] without zeros."""
+    return [c for c in (conns // n + (1 if i < conns % n else 0) for i in range(n)) if c > 0]
+
+
+def run_parallel(cmds, timeout):
+    """Run the commands at once; return their outputs, or raise with the failing one's stderr."""
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    outs = []
+    try:
+        for cmd, p in zip(cmds, procs):
+            out, err = p.communicate(timeout=timeout)
+            if p.returncode != 0:
+                raise BenchError(f"{shlex.join(cmd)} exited {p.returncode}:\n{err.strip()[-2000:]}")
+            outs.append((out, err))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return outs
+
+
+def merge(parts):
+    """One row from several load generators (one per frontend): sums, and the worst of each percentile."""
+    row = {k: sum(p[k] for p in parts) for k in ("requests", "rps", "non2xx", "connect", "read", "write",
+                                                 "timeout", "exceptions")}
+    for k in ("p50", "p99", "max"):
+        row[k] = max(p[k] for p in parts)
+    row["statuses"] = {}
+    for p in parts:
+        for code, n in p["statuses"].items():
+            row["statuses"][code] = row["statuses"].get(code, 0) + n
+    row["samples"] = [s for p in parts for s in p.get("samples", [])]
+    return row
+
+
+def ab_field(text, label, cast=float):
+    m = re.search(r"^" + re.escape(label) + r":\s+([\d.]+)", text, re.M)
+    return cast(m.group(1)) if m else cast(0)
+
+
+def parse_ab(text):
+    pct = dict((int(a), float(b)) for a, b in re.findall(r"^\s*(\d+)%\s+(\d+)", text, re.M))
+    if not pct:
+        raise BenchError("ab printed no latency percentiles:\n" + text[-2000:])
+    fails = re.search(r"\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", text)
+    connect, receive, _length, exc = (int(x) for x in fails.groups()) if fails else (0, 0, 0, 0)
+    non2xx = ab_field(text, "Non-2xx responses", int)
+    return {"requests": ab_field(text, "Complete requests", int), "rps": ab_field(text, "Requests per second"),
+            "non2xx": non2xx, "p50": pct.get(50, 0.0), "p99": pct.get(99, 0.0), "max": pct.get(100, 0.0),
+            "connect": connect, "read": receive, "write": 0, "timeout": 0, "exceptions": exc,
+            "statuses": {"non-2xx": non2xx} if non2xx else {}}
+
+
+def ab(ports, path, conns, seconds, body_file=None):
+    # ab allocates per-request state for -n up front: bound it by a generous rate (the seed machine does ~77k/s).
+    n = int(max(seconds, 1) * 150000)
+    cmds = []
+    for port, c in zip(ports, split(conns, len(ports))):
+        cmd = ["ab", "-k", "-q", "-c", str(c), "-t", f"{seconds:g}", "-n", str(n), "-s", "30"]
+        if body_file:
+            cmd += ["-p", body_file, "-T", "application/json"]
+        cmds.append(cmd + [f"http://{HOST}:{port}{path}"])
+    outs = run_parallel(cmds, timeout=seconds + 60)
+    row = merge([parse_ab(out) for out, _ in outs])
+    row["cmd"] = cmds[0]
+    return row
+
+
+def parse_wrk(text):
+    m = re.search(r"^BENCH (\{.*\})$", text, re.M)
+    if not m:
+        raise BenchError("wrk printed no BENCH line (Lua error?):\n" + text[-2000:])
+    d = json.loads(m.group(1))
+    return {"requests": d["requests"], "rps": d["requests"] / (d["duration_us"] / 1e6), "non2xx": d["non2xx"],
+            "p50": d["p50_us"] / 1000, "p99": d["p99_us"] / 1000, "max": d["max_us"] / 1000,
+            "connect": d["connect"], "read": d["read"], "write": d["write"], "timeout": d["timeout"],
+            "exceptions": 0, "statuses": d["statuses"], "samples": d["samples"]}
+
+
+def wrk(ports, path, script, conns, seconds, threads):
+    cmds = []
+    for port, c in zip(ports, split(conns, len(ports))):
+        cmds.append(["wrk", "-t", str(min(threads, c)), "-c", str(c), "-d", f"{seconds:g}s", "--latency",
+                     "--timeout", f"{WRK_TIMEOUT_S}s", "-s", script, f"http://{HOST}:{port}{path}"])
+    outs = run_parallel(cmds, timeout=seconds + WRK_TIMEOUT_S + 60)
+    row = merge([parse_wrk(out) for out, _ in outs])
+    row["cmd"] = cmds[0]
+    return row
+
+
+def write_lua(dirname, name, bodies):
+    quoted = ", ".join('"' + b.replace("\\", "\\\\").replace('"', '\\"') + '"' for b in bodies)
+    path = os.path.join(dirname, name)
+    with open(path, "w") as f:
+        f.write(LUA % {"bodies": quoted, "per_thread": SAMPLES_PER_THREAD, "every": SAMPLE_EVERY})
+    return path
+
+
+# ---------------------------------------------------------------- processes and the store
+
+def proc_figures(pid):
+    """(peak RSS in MB from VmHWM, CPU seconds) of a live process, or (None, None)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            hwm = re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M)
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return (int(hwm.group(1)) / 1024 if hwm else None), cpu
+    except (OSError, IndexError, ValueError):
+        return None, None
+
+
+def cpu_snapshot(stack):
+    return {p.pid: proc_figures(p.pid)[1] for p in stack.daemons + stack.servers}
+
+
+def store_size(db):
+    """Documents in the event log, from collStats (a full count takes seconds per 100k documents on FerretDB)."""
+    return db.command("collStats", "events")["count"]
+
+
+def settle(db, timeout=90):
+    """Wait until the event log stops growing (two equal sizes 1 s apart). Returns True when it did."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        size = store_size(db)
+        if size == last:
+            return True
+        last = size
+        time.sleep(1.0)
+    return False
+
+
+def scan_store(db, samples):
+    """One pass over the event log (FerretDB v1 answers no query but _id equality without a scan, so read it once).
+
+    Every task's records, sorted by seq, must make a history that tests/harness.py check_history accepts (received
+    first, dispatched ones, then completed or failed; one backend replica). Returns the records of each type, the
+    tasks, the answered ones, the ones with a bad history, and the sampled 2xx task ids without a completed one."""
+    counts = {"received": 0, "dispatched": 0, "completed": 0, "failed": 0}
+    tasks, interned = {}, {}
+    for d in db.events.find({}, {"_id": 0, "task": 1, "seq": 1, "type": 1, "backend": 1}, batch_size=20000):
+        kind, backend = d.get("type"), d.get("backend")
+        counts[kind] = counts.get(kind, 0) + 1
+        tasks.setdefault(d.get("task"), []).append((d.get("seq", -1), interned.setdefault(kind, kind),
+                                                    interned.setdefault(backend, backend)))
+    answered, bad, completed = 0, [], set()
+    for task, recs in tasks.items():
+        recs.sort(key=lambda r: r[0])
+        final = recs[-1][1]
+        records = [{"type": k, **({"backend": b} if b is not None else {})} for _, k, b in recs]
+        try:
+            if [r[0] for r in recs] != list(range(len(recs))):
+                raise AssertionError(f"seq {[r[0] for r in recs]}")
+            harness.check_history(records, final if final in ("completed", "failed") else "completed")
+        except AssertionError as e:
+            bad.append(f"{task}: {e} {[k for _, k, _ in recs]}")
+            continue
+        answered += 1
+        if final == "completed":
+            completed.add(task)
+    return {**counts, "tasks": len(tasks), "answered": answered, "incomplete": bad, "samples": len(samples),
+            "bad_samples": [t for t in samples if t not in completed]}
+
+
+def parse_logs(dirname):
+    """Per daemon log: the event=stopped line's fields, and warning/error lines."""
+    out = {}
+    for name in sorted(os.listdir(dirname)):
+        if not name.endswith(".log") or name in ("redis.log", "ferretdb.log"):
+            continue
+        stopped, warnings = {}, []
+        with open(os.path.join(dirname, name), errors="replace") as f:
+            for line in f:
+                if "event=stopped" in line:
+                    stopped = dict(re.findall(r"(\w+)=(-?\d+)", line.split("event=stopped", 1)[1]))
+                elif "'endSessions'" in line:  # libmongoc at pool destroy; FerretDB v1 lacks it (harmless)
+                    continue
+                elif re.search(r"level=(warn|error)\b", line) or "runtime error" in line or "Sanitizer" in line:
+                    warnings.append(line.rstrip())
+        out[name[:-4]] = {"stopped": stopped, "warnings": warnings}
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
+            model = m.group(1).strip() if m else model
+    except OSError:
+        pass
+    return f"nproc {os.cpu_count()}, {model}, Linux {platform.release()}"
+
+
+def fmt(x, digits=2):
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}"
+
+
+def results_table(rows):
+    head = ("| row | tool | connections | req/s | × baseline (same tool) | p50 ms | p99 ms | max ms | answers | "
+            "non-2xx | socket errors c/r/w/timeout | largest daemon peak RSS after the row, MB |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    lines = [head]
+    for r in rows:
+        errs = f"{r['connect']}/{r['read']}/{r['write']}/{r['timeout']}"
+        if r.get("exceptions"):
+            errs += f" (+{r['exceptions']} exceptions)"
+        non2xx = fmt(r["non2xx"]) + (" " + json.dumps(r["statuses"]) if r["statuses"] else "")
+        lines.append(f"| {r['name']} | {r['tool']} | {r['conns']} | {fmt(r['rps'], 0)} | "
+                     f"{fmt(r.get('ratio'))} | {fmt(r['p50'])} | {fmt(r['p99'])} | {fmt(r['max'])} | "
+                     f"{fmt(r['requests'])} | {non2xx} | {errs} | "
+                     + (f"{r['hwm'][1]} {r['hwm'][0]:.1f} |" if r.get("hwm") else "– |"))
+    return "\n".join(lines)
+
+
+def plot(rows, out_png, tmp):
+    if not shutil.which("gnuplot"):
+        return "gnuplot is missing (apt-get install -y gnuplot-nox): no plot"
+    mixed = sorted((r for r in rows if r["kind"] == "mixed"), key=lambda r: r["conns"])
+    base = next((r for r in rows if r["kind"] == "baseline" and r["tool"] == "wrk"), None)
+    base_ab = next((r for r in rows if r["kind"] == "baseline" and r["tool"] == "ab"), None)
+    data = os.path.join(tmp, "mixed.dat")
+    with open(data, "w") as f:
+        for r in mixed:
+            f.write(f"{r['conns']} {r['rps']:.1f} {r['p50']:.3f} {r['p99']:.3f}\n")
+    lines = [
+        "set terminal pngcairo size 1200,480 font 'sans,10'",
+        f"set output '{out_png}'",
+        "set multiplot layout 1,2 title 'taskbus: POST /task, five seed bodies in rotation (wrk)'",
+        "set logscale x 2", "set xtics (" + ", ".join(str(r["conns"]) for r in mixed) + ")", "set grid",
+        "set key bottom right box opaque", "set xlabel 'connections'", "set logscale y 10",
+        "set ylabel 'requests/s'", "set title 'throughput (log scale)'",
+        f"plot '{data}' using 1:2 with linespoints lw 2 pt 7 title 'pipeline (mixed)'"
+        + (f", {base['rps']:.1f} with lines lw 2 dt 2 title 'baseline GET / (wrk, {base['conns']} conns)'"
+           if base else "")
+        + (f", {base_ab['rps']:.1f} with lines lw 1 dt 3 title 'baseline GET / (ab -k)'" if base_ab else ""),
+        "set ylabel 'latency, ms'", "set key top left box opaque",
+        "set title 'latency'",
+        f"plot '{data}' using 1:4 with linespoints lw 2 pt 7 title 'p99', "
+        f"'{data}' using 1:3 with linespoints lw 1 pt 6 title 'p50', "
+        f"{TARGET_P99_MS} with lines dt 2 title 'p99 target ({TARGET_P99_MS:g} ms)'",
+        "unset multiplot",
+    ]
+    script = os.path.join(tmp, "plot.gp")
+    with open(script, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = subprocess.run(["gnuplot", script], capture_output=True, text=True)
+    return None if r.returncode == 0 else "gnuplot failed: " + r.stderr.strip()[-500:]
+
+
+# ---------------------------------------------------------------- the run
+
+def raise_nofile(need):
+    """Raise the soft open-files limit to the hard one (children inherit it); return (limit, enough)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft, soft == resource.RLIM_INFINITY or soft >= need
+
+
+def main():
+    args = parse_args()
+    command = shlex.join([sys.executable] + sys.argv)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    for tool in ("ab", "wrk", "redis-server"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} is missing (make deps)")
+    nofile, nofile_ok = raise_nofile(2 * args.many + 1024)  # wrk, frontend and children inherit the limit
+    if not nofile_ok:
+        print(f"bench: warning: open files limit {nofile} is low for {args.many} connections", file=sys.stderr)
+
+    work = tempfile.mkdtemp(prefix="taskbus-bench-")
+    os.makedirs(args.out, exist_ok=True)
+    get_lua = write_lua(work, "get.lua", [])
+    mix_lua = write_lua(work, "mix.lua", BODIES)
+    body_file = os.path.join(work, "body.json")
+    with open(body_file, "w") as f:
+        f.write(BODIES[0])
+
+    env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info"}
+    env.update(dict(kv.split("=", 1) for kv in args.env))
+    stack = harness.Stack(args.build, workdir=work, frontends=args.frontends, events=args.events,
+                          backends=args.backends, env=env)
+    rows, errors, notes, samples = [], [], [], []
+    store, rss, settled = {}, [], False
+    cpu_before = cpu_after = {}
+    total = {"2xx": 0, "non2xx": 0, "inflight_bound": 0}
+    S = args.seconds
+
+    def measure(name, kind, tool, conns, fn):
+        print(f"bench: {name} ({tool}, {conns} connections, {S:g} s) ...", file=sys.stderr, flush=True)
+        r = fn()
+        r.update(name=name, kind=kind, tool=tool, conns=conns)
+        r["hwm"] = max(((proc_figures(d.pid)[0] or 0, d.name) for d in stack.daemons), default=None)
+        rows.append(r)
+        if kind != "baseline":
+            account(r)
+            dead = stack.dead_daemons()
+            if dead:
+                raise BenchError("daemons died during " + name + ": " +
+                                 ", ".join(f"{d.name} (pid {d.pid}):\n{d.tail()}" for d in dead))
+        time.sleep(1.0)  # let the tail of the row leave the pipeline before the next one
+        return r
+
+    def account(r):
+        total["2xx"] += r["requests"] - r["non2xx"]
+        total["non2xx"] += r["non2xx"]
+        total["inflight_bound"] += r["conns"] + r["timeout"] + r["read"] + r["write"]
+        samples.extend(r.get("samples", []))
+
+    try:
+        stack.start()
+        ports = stack.frontend_ports
+        if args.warmup > 0:
+            print(f"bench: warm-up ({args.warmup:g} s)", file=sys.stderr, flush=True)
+            account(wrk(ports, "/task", mix_lua, 16, args.warmup, args.threads) | {"conns": 16})
+            time.sleep(1.0)
+        measure("baseline GET /", "baseline", "ab", 64, lambda: ab(ports, "/", 64, S))
+        measure("baseline GET /", "baseline", "wrk", 64, lambda: wrk(ports, "/", get_lua, 64, S, args.threads))
+        cpu_before = cpu_snapshot(stack)
+        measure("pipeline, one body " + BODIES[0], "single", "ab", 64, lambda: ab(ports, "/task", 64, S, body_file))
+        for c in args.concurrency:
+            measure("pipeline, five bodies", "mixed", "wrk", c,
+                    lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
+        if args.many:
+            measure("pipeline, five bodies, many connections", "mixed", "wrk", args.many,
+                    lambda: wrk(ports, "/task", mix_lua, args.many, S, args.threads))
+        print("bench: waiting for the store to settle ...", file=sys.stderr, flush=True)
+        settled = settle(stack.mongo())
+        cpu_after = cpu_snapshot(stack)
+        for p in stack.daemons + stack.servers:
+            hwm, cpu = proc_figures(p.pid)
+            used = cpu - cpu_before[p.pid] if cpu is not None and cpu_before.get(p.pid) is not None else None
+            rss.append((p.name, p.pid, hwm, p in stack.daemons, used))
+        print("bench: reading the event log ...", file=sys.stderr, flush=True)
+        t0 = time.monotonic()
+        store = scan_store(stack.mongo(), samples)
+        store["scan_s"] = time.monotonic() - t0
+    except BenchError as e:
+        errors.append(str(e))
+    except Exception as e:  # the stack did not start, or the store did not answer
+        errors.append(f"{type(e).__name__}: {e}")
+    finally:
+        try:
+            stack.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    logs = parse_logs(work)
+
+    # ---- figures and checks
+    bases = {r["tool"]: r for r in rows if r["kind"] == "baseline"}
+    for r in rows:
+        b = bases.get(r["tool"])
+        r["ratio"] = r["rps"] / b["rps"] if b and b["rps"] else None
+        if r["kind"] != "baseline":
+            if not r["requests"]:
+                errors.append(f"{r['name']} at {r['conns']} connections ({r['tool']}): no answer at all")
+            if r["non2xx"]:
+                errors.append(f"{r['name']} at {r['conns']} connections ({r['tool']}): {r['non2xx']} non-2xx "
+                              f"answers {json.dumps(r['statuses'])}")
+            sock = r["connect"] + r["read"] + r["write"] + r["timeout"] + r.get("exceptions", 0)
+            if sock:
+                errors.append(f"{r['name']} at {r['conns']} connections ({r['tool']}): socket errors "
+                              f"connect {r['connect']}, read {r['read']}, write {r['write']}, "
+                              f"timeout {r['timeout']}, exceptions {r.get('exceptions', 0)}")
+    if store:
+        answered = store["answered"]
+        store["extra"] = answered - total["2xx"] - total["non2xx"]
+        if answered < total["2xx"]:
+            errors.append(f"the store holds {answered} answered tasks but the tools counted {total['2xx']} "
+                          "2xx answers: answers left without their record")
+        if store["extra"] > total["inflight_bound"]:
+            notes.append(f"the store holds {store['extra']} more answered tasks than the tools counted answers, "
+                         f"more than the {total['inflight_bound']} connections could have had in flight")
+        if not settled:
+            errors.append("the event log was still growing 90 s after the load")
+        if store["incomplete"]:
+            errors.append(f"{len(store['incomplete'])} tasks with a bad or incomplete history in the store, e.g.:\n  " +
+                          "\n  ".join(store["incomplete"][:10]))
+        if store["bad_samples"]:
+            errors.append(f"{len(store['bad_samples'])} sampled 2xx answers without a complete history ending in "
+                          "completed in the store, e.g. " + ", ".join(store["bad_samples"][:10]))
+    elif not errors:
+        errors.append("no store figures")
+    lags = {n: int(l["stopped"]["max_store_lag_ms"]) for n, l in logs.items()
+            if "max_store_lag_ms" in l["stopped"]}
+    for n, l in logs.items():
+        if rows and n.startswith("events") and "max_store_lag_ms" not in l["stopped"]:
+            errors.append(f"{n}: no event=stopped line with max_store_lag_ms in its log")
+
+    targets = []
+    c64 = next((r for r in rows if r["kind"] == "mixed" and r["conns"] == TARGET_CONNS), None)
+    if c64:
+        targets.append((c64["ratio"] is not None and c64["ratio"] >= TARGET_RATIO,
+                        f"pipeline at {TARGET_CONNS} connections ≥ {TARGET_RATIO:.0%} of baseline req/s (wrk): "
+                        f"{fmt(c64['rps'], 0)} req/s = {fmt(c64['ratio'])} × {fmt(bases['wrk']['rps'], 0)}"))
+        targets.append((c64["p99"] <= TARGET_P99_MS,
+                        f"pipeline p99 at {TARGET_CONNS} connections ≤ {TARGET_P99_MS:g} ms: {fmt(c64['p99'])} ms"))
+        targets.append((c64["non2xx"] == 0, f"pipeline at {TARGET_CONNS} connections: zero non-2xx: "
+                                            f"{c64['non2xx']}"))
+    if rss:
+        worst = max((r for r in rss if r[3] and r[2] is not None), key=lambda r: r[2], default=None)
+        grew = next((r for r in rows if worst and r.get("hwm") and r["hwm"][0] > RSS_TARGET_MB), None)
+        if worst:
+            targets.append((worst[2] <= RSS_TARGET_MB, f"no daemon above {RSS_TARGET_MB} MB peak RSS: "
+                                                       f"largest {worst[0]} {worst[2]:.1f} MB"
+                                                       + (f" (above the target from the row '{grew['name']}' at "
+                                                          f"{grew['conns']} connections)" if grew else "")))
+
+    # ---- report
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    backends = ", ".join(f"{s}={n}" for s, n in sorted(args.backends.items()))
+    md = [f"# taskbus benchmark, {started:%Y-%m-%d %H:%M} UTC", "",
+          f"- machine: {machine()}; load generators on the same machine",
+          f"- command: `{command}` (cwd `{os.getcwd()}`)",
+          f"- stack: frontends {args.frontends}, events {args.events}, backends {backends}; redis-server and "
+          f"FerretDB (SQLite) started by the bench; daemons from `{args.build}`",
+          f"- each row {S:g} s after a {args.warmup:g} s warm-up; total {(finished - started).seconds} s; "
+          f"open files limit {nofile}",
+          f"- bodies: `{BODIES[0]}` alone (ab), or all of " + ", ".join(f"`{b}`" for b in BODIES) +
+          " in rotation (wrk, Lua); latency p50/p99/max from the tool (ab rounds to whole ms)", "",
+          "## Throughput and latency", "", results_table(rows), ""]
+    md += ["## Targets", ""] + [f"- {'PASS' if ok else 'MISS'}: {text}" for ok, text in targets] + [""]
+    if store:
+        cpu_used = sum((cpu_after.get(k) or 0) - (v or 0) for k, v in cpu_before.items()) if cpu_after else None
+        answered_after = sum(r["requests"] for r in rows if r["kind"] != "baseline")
+        md += ["## Store (read back after the load)", "", "| figure | value |", "|---|---:|",
+               f"| answers counted by the tools, all pipeline rows and the warm-up (2xx / non-2xx) | "
+               f"{fmt(total['2xx'])} / {fmt(total['non2xx'])} |",
+               f"| answered tasks in the store (a complete history ending in completed or failed) | "
+               f"{fmt(store['answered'])} |",
+               f"| answered in the store but not counted by a tool (in flight at a cut-off; at most "
+               f"{fmt(total['inflight_bound'])}) | {fmt(store['extra'])} |",
+               f"| tasks / records received, dispatched, completed, failed | {fmt(store['tasks'])} / "
+               f"{fmt(store['received'])}, {fmt(store['dispatched'])}, {fmt(store['completed'])}, "
+               f"{fmt(store['failed'])} |",
+               f"| tasks with a bad or incomplete history | {fmt(len(store['incomplete']))} |",
+               f"| sampled 2xx answers (task ids from wrk) whose whole history is in the store | "
+               f"{fmt(store['samples'] - len(store['bad_samples']))} of {fmt(store['samples'])} |",
+               "| max store write lag (events `max_store_lag_ms`) | " +
+               (", ".join(f"{n}: {v} ms" for n, v in lags.items()) or "–") + " |",
+               f"| time to read the event log back (one scan) | {store['scan_s']:.0f} s |"]
+        if cpu_used is not None and answered_after:
+            md.append(f"| CPU of all daemons and servers per pipeline answer (measured rows) | "
+                      f"{cpu_used / answered_after * 1e6:.0f} µs |")
+        md.append("")
+    if rss:
+        md += ["## Processes (read after the load)", "",
+               "| process | pid | peak RSS MB (VmHWM) | CPU s in the measured pipeline rows |", "|---|---:|---:|---:|"]
+        md += [f"| {n}{'' if d else ' (server)'} | {pid} | {fmt(h, 1)} | {fmt(c, 1)} |" for n, pid, h, d, c in rss]
+        md += [""]
+    warn_lines = [(n, w) for n, l in logs.items() for w in l["warnings"]]
+    if warn_lines:
+        md += ["## Warnings in the daemon logs", "", "```"]
+        md += [f"{n}: {w}" for n, w in warn_lines[:20]]
+        if len(warn_lines) > 20:
+            md.append(f"... {len(warn_lines) - 20} more")
+        md += ["```", ""]
+    stops = {n: l["stopped"] for n, l in logs.items() if l["stopped"]}
+    if stops:
+        md += ["## Daemon counters at shutdown", "", "```"]
+        md += [f"{n}: " + " ".join(f"{k}={v}" for k, v in s.items()) for n, s in stops.items()] + ["```", ""]
+    plot_png = os.path.join(args.out, "latest.png")
+    trouble = plot(rows, plot_png, work) if any(r["kind"] == "mixed" for r in rows) else "no pipeline rows: no plot"
+    if trouble:
+        notes.append(trouble)
+    else:
+        md += ["![req/s and latency against connections](latest.png)", ""]
+    if notes:
+        md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    if errors:
+        md += ["## Errors", "", "```"] + errors + ["```", ""]
+    text = "\n".join(md)
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(text)
+
+    print(text)
+    for ok, line in targets:
+        print(f"{'PASS' if ok else 'MISS'} {line}")
+    print(f"bench: wrote {os.path.join(args.out, 'latest.md')}" + ("" if trouble else f" and {plot_png}"))
+    if errors or args.keep:
+        print(f"bench: logs and store kept in {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    if errors:
+        print("bench: FAILED:\n" + "\n".join(errors), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
