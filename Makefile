@@ -39,3 +39,10 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_BENCH)
+
+# Build the images from this checkout, deploy docker-stack.yaml on Docker Swarm (swarm init if needed, left after),
+# scale, kill and roll services under ab and a checking load generator, check the answers and the store, clean up.
+# Prints "skipped: <reason>" and succeeds where no Docker Engine answers.
+.PHONY: swarm-test
+swarm-test: deps
+	$(PY) tests/swarm/swarm_test.py

@@ -1,0 +1,3 @@
+module taskbus/ferretdb-probe
+
+go 1.21
