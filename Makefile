@@ -25,9 +25,11 @@ up: build
 down:
 	$(PY) tests/stack.py down
 
-# Unit and integration tests, under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer, then the Docker Swarm test
+# (it reports itself skipped, with the reason, where no Docker Engine answers).
 test: build-test
 	cd $(BUILD_TEST) && ctest --output-on-failure
+	$(PY) tests/swarm/swarm_test.py
 
 unit: build-test
 	cd $(BUILD_TEST) && ctest --output-on-failure -L unit
