@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -223,14 +224,34 @@ class Stack:
             raise AssertionError("daemons did not exit cleanly (logs in %s):\n%s" % (self.dir, "\n".join(failures)))
 
 
+BUILD = None
+
+
 def build_dir_from_argv(default="build-test"):
-    """The build folder from '--build DIR' on the command line, removed from sys.argv (for unittest)."""
+    """The build folder from '--build DIR' on the command line, removed from sys.argv (for unittest); also kept as
+    harness.BUILD for StackTest."""
+    global BUILD
+    BUILD = os.environ.get("TASKBUS_BUILD", os.path.join(TOP, default))
     if "--build" in sys.argv:
         i = sys.argv.index("--build")
-        path = sys.argv[i + 1]
+        BUILD = sys.argv[i + 1]
         del sys.argv[i:i + 2]
-        return path
-    return os.environ.get("TASKBUS_BUILD", os.path.join(TOP, default))
+    return BUILD
+
+
+class StackTest(unittest.TestCase):
+    """Tests that share one stack, started once for the class with the Stack options in STACK; self.port is the
+    first frontend's. The stack is stopped (and its daemons' exit codes checked) after the last test."""
+    STACK = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(BUILD, **cls.STACK).start()
+        cls.port = cls.stack.frontend_ports[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
 
 
 def check_history(records, final):

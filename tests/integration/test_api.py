@@ -6,19 +6,10 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
 
-BUILD = harness.build_dir_from_argv()
+harness.build_dir_from_argv()
 
 
-class SeedApi(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack(BUILD).start()
-        cls.port = cls.stack.frontend_ports[0]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
-
+class SeedApi(harness.StackTest):
     def post(self, body):
         return harness.http(self.port, "POST", "/task", body)
 

@@ -6,7 +6,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
 
-BUILD = harness.build_dir_from_argv()
+harness.build_dir_from_argv()
 
 BAD_BODIES = [
     ("not JSON", "xx", "body is not valid JSON"),
@@ -33,15 +33,8 @@ BAD_BODIES = [
 ]
 
 
-class BadInput(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack(BUILD, env={"MAX_BODY": "1024"}).start()
-        cls.port = cls.stack.frontend_ports[0]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
+class BadInput(harness.StackTest):
+    STACK = dict(env={"MAX_BODY": "1024"})
 
     def received(self):
         return self.stack.mongo().events.count_documents({"type": "received"})

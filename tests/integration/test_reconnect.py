@@ -6,19 +6,10 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
 
-BUILD = harness.build_dir_from_argv()
+harness.build_dir_from_argv()
 
 
-class Reconnect(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack(BUILD).start()
-        cls.port = cls.stack.frontend_ports[0]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
-
+class Reconnect(harness.StackTest):
     def test_redis_restart(self):
         self.assertEqual(harness.http(self.port, "POST", "/task", '{"a1": 1, "a2": 2}')[0], 200)
         redis = next(s for s in self.stack.servers if s.name == "redis")

@@ -6,18 +6,11 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
 
-BUILD = harness.build_dir_from_argv()
+harness.build_dir_from_argv()
 
 
-class StoreOutage(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack(BUILD, env={"TASK_TIMEOUT_MS": "1500"}).start()
-        cls.port = cls.stack.frontend_ports[0]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
+class StoreOutage(harness.StackTest):
+    STACK = dict(env={"TASK_TIMEOUT_MS": "1500"})
 
     def test_no_answer_without_its_records(self):
         ferret = next(s for s in self.stack.servers if s.name == "ferretdb")

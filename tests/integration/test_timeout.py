@@ -12,17 +12,10 @@ import harness  # noqa: E402
 BUILD = harness.build_dir_from_argv()
 
 
-class NoBackend(unittest.TestCase):
+class NoBackend(harness.StackTest):
     """Only a string backend runs: NUMBER tasks wait for an arithmetic replica until the deadline."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack(BUILD, backends={"string": 1}, env={"TASK_TIMEOUT_MS": "1500"}).start()
-        cls.port = cls.stack.frontend_ports[0]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
+    STACK = dict(backends={"string": 1}, env={"TASK_TIMEOUT_MS": "1500"})
 
     def test_504_logged_as_failed(self):
         t0 = time.monotonic()
@@ -59,18 +52,10 @@ class NoBackend(unittest.TestCase):
         self.assertEqual(proc.stop(), 0, proc.tail())
 
 
-class OverBudget(unittest.TestCase):
+class OverBudget(harness.StackTest):
     """Past MAX_IN_FLIGHT the frontend answers 503 at once instead of queueing without bound."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack(BUILD, backends={"string": 1},
-                                  env={"TASK_TIMEOUT_MS": "3000", "MAX_IN_FLIGHT": "2"}).start()
-        cls.port = cls.stack.frontend_ports[0]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
+    STACK = dict(backends={"string": 1}, env={"TASK_TIMEOUT_MS": "3000", "MAX_IN_FLIGHT": "2"})
 
     def test_503_past_the_budget(self):
         import threading
