@@ -109,3 +109,12 @@ struct replica *replica_pick(struct replica_set *set, long long now_ms)
         set->next = (best_i + 1) % set->len;
     return best;
 }
+
+size_t replica_count_alive(const struct replica_set *set, long long now_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < set->len; i++)
+        if (set->items[i].expires_ms >= now_ms)
+            n++;
+    return n;
+}

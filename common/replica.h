@@ -35,6 +35,9 @@ size_t replica_set_expire(struct replica_set *set, long long now_ms);
  * Returns a pointer into the set (valid until the next change to it), or NULL when none is alive. */
 struct replica *replica_pick(struct replica_set *set, long long now_ms);
 
+/* How many replicas are alive at 'now_ms'. Unlike replica_pick, changes nothing (for health checks). */
+size_t replica_count_alive(const struct replica_set *set, long long now_ms);
+
 /* Find replica 'id', or NULL. */
 struct replica *replica_find(struct replica_set *set, const char *id);
 

@@ -429,14 +429,7 @@ int store_history(struct store *s, const char *task_id, store_history_fn cb, voi
     return 0;
 }
 
-void store_get_stats(struct store *s, struct store_stats *out)
-{
-    pthread_mutex_lock(&s->lock);
-    *out = s->stats;
-    pthread_mutex_unlock(&s->lock);
-}
-
-void store_free(struct store *s, long grace_ms)
+void store_free(struct store *s, long grace_ms, struct store_stats *final)
 {
     if (!s)
         return;
@@ -447,6 +440,8 @@ void store_free(struct store *s, long grace_ms)
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
     mailbox_free(s->mailbox);
+    if (final)
+        *final = s->stats;
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     mongoc_uri_destroy(s->uri);

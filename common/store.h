@@ -44,11 +44,9 @@ int store_append(struct store *s, bson_t *doc, void *ctx);
  * -1 when out of memory (then 'cb' never runs). */
 int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx);
 
-/* Counters, consistent at the time of the call (any thread). */
-void store_get_stats(struct store *s, struct store_stats *out);
-
 /* Stop the writer after it has stored what is queued (giving up after 'grace_ms' if the server is down, and logging
- * how many records were lost), then free everything. Acknowledgements still due run before it returns. NULL-safe. */
-void store_free(struct store *s, long grace_ms);
+ * how many records were lost), then free everything. Acknowledgements still due run before it returns. The counters
+ * after the last write go to '*final' when it is not NULL. NULL-safe. */
+void store_free(struct store *s, long grace_ms, struct store_stats *final);
 
 #endif

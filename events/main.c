@@ -142,8 +142,7 @@ int main(int argc, char **argv)
     /* Teardown in dependency order: pending acknowledgements publish on the bus, pending bus callbacks reach the
      * registry and the router. */
     struct store_stats ss;
-    store_get_stats(app.store, &ss);
-    store_free(app.store, 2000);
+    store_free(app.store, 2000, &ss);
     struct router_stats rs;
     router_get_stats(app.router, &rs);
     LOG_I("event=stopped tasks=%llu answered=%llu failed=%llu redispatched=%llu late_results=%llu bad_messages=%llu "

@@ -82,7 +82,7 @@ static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
 {
     if (!bus_is_ready(h->bus))
         return respond_error(conn, 503, "the message bus (Redis) is not reachable", NULL);
-    if (!replica_pick(h->events, clock_wall_ms()))
+    if (replica_count_alive(h->events, clock_wall_ms()) == 0)
         return respond_error(conn, 503, "no events replica is alive", NULL);
     return respond(conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
 }

@@ -137,8 +137,25 @@ static void test_upsert_and_remove(void)
     replica_set_clear(&set);
 }
 
+/* Counting live replicas (the health check) sees expiry and never moves the round-robin cursor. */
+static void test_count_alive(void)
+{
+    struct replica_set set = { 0 };
+    CHECK_INT_EQ(replica_count_alive(&set, 100), 0);
+    replica_set_upsert(&set, "a", 200);
+    replica_set_upsert(&set, "b", 50);
+    replica_set_upsert(&set, "c", 300);
+    size_t cursor = set.next;
+    CHECK_INT_EQ(replica_count_alive(&set, 100), 2);
+    CHECK_INT_EQ(replica_count_alive(&set, 250), 1);
+    CHECK_INT_EQ(replica_count_alive(&set, 301), 0);
+    CHECK_INT_EQ(set.next, cursor);
+    replica_set_clear(&set);
+}
+
 int main(void)
 {
+    test_count_alive();
     test_round_robin();
     test_least_outstanding();
     test_expiry();
