@@ -44,7 +44,8 @@ static void on_message(const char *data, size_t len, void *arg)
         snprintf(err, sizeof err, "a backend only takes task messages");
     if (!decoded || in.kind != MSG_TASK) {
         app->bad++;
-        LOG_W("event=bad_message error=\"%s\"", err);
+        char quoted[LOG_VALUE_LEN];
+        LOG_W("event=bad_message error=\"%s\"", log_escape(err, quoted, sizeof quoted));
         if (!in.id[0] || !in.reply_to) {
             msg_clear(&in);
             return;
@@ -58,6 +59,7 @@ static void on_message(const char *data, size_t len, void *arg)
         out.error = rc == 0 ? NULL : rc == -1 ? err : "backend out of memory";
     }
     memcpy(out.id, in.id, sizeof out.id);
+    memcpy(out.token, in.token, sizeof out.token); /* the attempt this answers: events accepts only the current one */
     if (out.status == 200)
         app->done++;
     else
@@ -95,9 +97,9 @@ int main(int argc, char **argv)
         return 1;
     }
     struct app app = { 0 };
-    char channel[REPLICA_ID_LEN + 16];
+    char channel[MSG_CHANNEL_LEN];
     clock_replica_id(service, app.self_id, sizeof app.self_id);
-    snprintf(channel, sizeof channel, "taskbus:%s", app.self_id);
+    msg_channel(channel, app.self_id);
     log_init("backend", app.self_id, ds->log_level);
 
     app.base = event_base_new();

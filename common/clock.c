@@ -42,3 +42,10 @@ void clock_replica_id(const char *service, char *buf, size_t len)
     clock_random(rnd, sizeof rnd);
     snprintf(buf, len, "%s-%.40s-%d-%02x%02x%02x%02x", service, host, (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
 }
+
+struct timeval clock_timeval(long ms)
+{
+    if (ms < 0)
+        ms = 0;
+    return (struct timeval){ ms / 1000, (ms % 1000) * 1000 };
+}

@@ -3,9 +3,13 @@
 #define TASKBUS_CLOCK_H
 
 #include <stddef.h>
+#include <sys/time.h>
 
 /* Milliseconds since the epoch: the registry's clock, shared by every replica. */
 long long clock_wall_ms(void);
+
+/* A duration of 'ms' milliseconds (negative counts as 0) as a struct timeval, for libevent timers. */
+struct timeval clock_timeval(long ms);
 
 /* Milliseconds of a monotonic clock: for local deadlines. */
 long long clock_mono_ms(void);

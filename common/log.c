@@ -51,3 +51,22 @@ void log_write(enum log_level level, const char *fmt, ...)
     line[len + 1] = '\0';
     fputs(line, stderr);
 }
+
+const char *log_escape(const char *in, char *out, size_t len)
+{
+    size_t n = 0;
+    for (; *in && n + 5 < len; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            n += (size_t)snprintf(out + n, len - n, "\\x%02x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    if (len > 0)
+        out[n < len ? n : len - 1] = '\0';
+    return out;
+}

@@ -2,6 +2,8 @@
 #ifndef TASKBUS_LOG_H
 #define TASKBUS_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_threshold;
@@ -11,6 +13,12 @@ void log_init(const char *daemon, const char *replica, enum log_level threshold)
 
 /* Parse "error", "warn", "info" or "debug". Returns 0 and sets '*out', or -1. */
 int log_level_parse(const char *name, enum log_level *out);
+
+/* Copy 'in' into 'out' ('len' bytes, truncated) so it can stand inside a quoted value of a log line: '"' and '\\'
+ * are escaped with a backslash and control bytes written as \xNN, so no input can end the value or the line.
+ * Returns 'out'. */
+#define LOG_VALUE_LEN 512
+const char *log_escape(const char *in, char *out, size_t len);
 
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

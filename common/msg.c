@@ -2,14 +2,17 @@
 #include "msg.h"
 
 #include "compute.h"
+#include "replica.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+
+/* A replica id is at most REPLICA_ID_LEN - 1 characters (replica.h); no longer name is accepted. */
+#define REPLICA_NAME_MAX (REPLICA_ID_LEN - 1)
 
 /* Wire names; indexed by enum msg_kind. */
 static const char *const kind_names[] = { "task", "result", "history" };
@@ -98,7 +101,7 @@ char *msg_encode(const struct msg *ev)
     obj = cJSON_CreateObject();
     if (!obj || !cJSON_AddStringToObject(obj, "kind", kind_names[ev->kind]) ||
         !cJSON_AddStringToObject(obj, "id", ev->id) || add_string(obj, "replyTo", ev->reply_to) < 0 ||
-        add_string(obj, "origin", ev->origin) < 0)
+        add_string(obj, "origin", ev->origin) < 0 || add_string(obj, "token", ev->token[0] ? ev->token : NULL) < 0)
         goto out;
     if ((ev->kind == MSG_TASK ? encode_task(obj, ev) : encode_answer(obj, ev)) < 0)
         goto out;
@@ -131,6 +134,50 @@ static int get_string(const cJSON *obj, const char *name, int required, char **o
         return -1;
     }
     memcpy(*out, v->valuestring, n + 1);
+    return 0;
+}
+
+/* Like get_string, for a field that must pass msg_valid_name with at most 'max_len' characters. */
+static int get_name(const cJSON *obj, const char *name, int required, size_t max_len, char **out, char *err)
+{
+    if (get_string(obj, name, required, out, err) < 0)
+        return -1;
+    if (*out && !msg_valid_name(*out, max_len)) {
+        snprintf(err, TASK_ERR_LEN, "%s must be 1 to %zu letters, digits, '-', '_' or '.'", name, max_len);
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Read the reply channel: "taskbus:" and a replica id. Returns 0, or -1 with a reason in 'err'. */
+static int get_channel(const cJSON *obj, struct msg *ev, char *err)
+{
+    const size_t prefix = sizeof MSG_CHANNEL_PREFIX - 1;
+
+    if (get_string(obj, "replyTo", 0, &ev->reply_to, err) < 0)
+        return -1;
+    if (ev->reply_to && (strncmp(ev->reply_to, MSG_CHANNEL_PREFIX, prefix) != 0 ||
+                         !msg_valid_name(ev->reply_to + prefix, MSG_CHANNEL_LEN - prefix - 1))) {
+        snprintf(err, TASK_ERR_LEN, "replyTo must be %s<replica id>", MSG_CHANNEL_PREFIX);
+        free(ev->reply_to);
+        ev->reply_to = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Read the optional attempt token into ev->token. Returns 0, or -1 with a reason in 'err'. */
+static int get_token(const cJSON *obj, struct msg *ev, char *err)
+{
+    char *token = NULL;
+
+    if (get_name(obj, "token", 0, MSG_TOKEN_LEN - 1, &token, err) < 0)
+        return -1;
+    if (token)
+        memcpy(ev->token, token, strlen(token) + 1);
+    free(token);
     return 0;
 }
 
@@ -197,7 +244,6 @@ static int decode_task(const cJSON *obj, struct msg *ev, char *err)
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "task");
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(obj, "subtask");
-    double max_timeout = LONG_MAX < 9007199254740991.0 ? (double)LONG_MAX : 9007199254740991.0;
 
     if (!ev->reply_to) {
         snprintf(err, TASK_ERR_LEN, "missing replyTo");
@@ -215,11 +261,22 @@ static int decode_task(const cJSON *obj, struct msg *ev, char *err)
         return -1;
     if (get_string(obj, "requestBody", 0, &ev->request, err) < 0)
         return -1;
-    return get_integer(obj, "timeoutMs", 0, 0, max_timeout, &ev->timeout_ms, err);
+    return get_integer(obj, "timeoutMs", 1, 1, MSG_MAX_TIMEOUT_MS, &ev->timeout_ms, err);
 }
 
-/* Read the fields of an MSG_RESULT or MSG_HISTORY from 'obj' into 'ev'; a result needs a status. Returns 0,
- * or -1 with a reason in 'err'. */
+/* Require 'field' (already read into 'value') when 'needed'. Returns 0, or -1 with a reason in 'err'. */
+static int require(const char *value, int needed, const char *field, const char *when, char *err)
+{
+    if (needed && !value) {
+        snprintf(err, TASK_ERR_LEN, "missing %s (%s)", field, when);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read the fields of an MSG_RESULT or MSG_HISTORY from 'obj' into 'ev': a result needs a status; a 200 needs its
+ * result or history, any other status an error; a history query needs the reply channel and a valid task id.
+ * Returns 0, or -1 with a reason in 'err'. */
 static int decode_answer(const cJSON *obj, struct msg *ev, char *err)
 {
     long status = 0;
@@ -227,14 +284,23 @@ static int decode_answer(const cJSON *obj, struct msg *ev, char *err)
     if (get_integer(obj, "status", ev->kind == MSG_RESULT, 100, 599, &status, err) < 0)
         return -1;
     ev->status = (int)status;
-    if (get_string(obj, "error", 0, &ev->error, err) < 0)
+    if (get_string(obj, "error", 0, &ev->error, err) < 0 || get_token(obj, ev, err) < 0)
         return -1;
-    if (ev->kind == MSG_HISTORY)
-        return get_string(obj, "requestBody", 0, &ev->request, err) < 0 ? -1
-                                                                          : get_string(obj, "history", 0, &ev->history, err);
-    if (get_string(obj, "result", 0, &ev->result, err) < 0)
+    if (ev->kind == MSG_HISTORY && status == 0)
+        return get_name(obj, "requestBody", 1, TASK_ID_LEN - 1, &ev->request, err) < 0 ? -1
+               : require(ev->reply_to, 1, "replyTo", "a history query needs one", err);
+    if (ev->kind == MSG_HISTORY) {
+        if (get_string(obj, "requestBody", 0, &ev->request, err) < 0 ||
+            get_string(obj, "history", 0, &ev->history, err) < 0)
+            return -1;
+        return require(ev->history, status == 200, "history", "status 200", err) < 0 ? -1
+               : require(ev->error, status != 200, "error", "status is not 200", err);
+    }
+    if (get_string(obj, "result", 0, &ev->result, err) < 0 || get_name(obj, "replica", 0, REPLICA_NAME_MAX,
+                                                                         &ev->replica, err) < 0)
         return -1;
-    return get_string(obj, "replica", 0, &ev->replica, err);
+    return require(ev->result, status == 200, "result", "status 200", err) < 0 ? -1
+           : require(ev->error, status != 200, "error", "status is not 200", err);
 }
 
 /* Read the kind and id of 'obj' into 'ev'. Returns 0, or -1 with a reason in 'err'. */
@@ -252,7 +318,7 @@ static int decode_header(const cJSON *obj, struct msg *ev, char *err)
         if (strcmp(kind, kind_names[i]) == 0)
             break;
     if (i == sizeof kind_names / sizeof kind_names[0]) {
-        snprintf(err, TASK_ERR_LEN, "unknown kind \"%.32s\"", kind);
+        snprintf(err, TASK_ERR_LEN, "unknown kind (not task, result or history)");
         return -1;
     }
     ev->kind = (enum msg_kind)i;
@@ -263,6 +329,10 @@ static int decode_header(const cJSON *obj, struct msg *ev, char *err)
     n = strlen(id);
     if (n >= TASK_ID_LEN) {
         snprintf(err, TASK_ERR_LEN, "id is longer than %d characters", TASK_ID_LEN - 1);
+        return -1;
+    }
+    if (!msg_valid_name(id, TASK_ID_LEN - 1)) {
+        snprintf(err, TASK_ERR_LEN, "id must be letters, digits, '-', '_' or '.'");
         return -1;
     }
     memcpy(ev->id, id, n + 1);
@@ -278,6 +348,10 @@ int msg_decode(const char *text, size_t len, struct msg *ev, char *err)
     memset(ev, 0, sizeof *ev);
     if (!text || len == 0) {
         snprintf(err, TASK_ERR_LEN, "message is empty");
+        goto out;
+    }
+    if (len > (size_t)MSG_MAX_LEN) {
+        snprintf(err, TASK_ERR_LEN, "message is larger than %ld bytes", MSG_MAX_LEN);
         goto out;
     }
     scan = task_json_scan(text, len);
@@ -296,10 +370,11 @@ int msg_decode(const char *text, size_t len, struct msg *ev, char *err)
         snprintf(err, TASK_ERR_LEN, "message must be a JSON object");
         goto out;
     }
-    if (decode_header(root, ev, err) < 0 || get_string(root, "replyTo", 0, &ev->reply_to, err) < 0 ||
-        get_string(root, "origin", 0, &ev->origin, err) < 0)
+    if (decode_header(root, ev, err) < 0 || get_channel(root, ev, err) < 0 ||
+        get_name(root, "origin", 0, REPLICA_NAME_MAX, &ev->origin, err) < 0)
         goto out;
-    if (ev->kind == MSG_TASK ? decode_task(root, ev, err) < 0 : decode_answer(root, ev, err) < 0)
+    if (ev->kind == MSG_TASK ? (decode_task(root, ev, err) < 0 || get_token(root, ev, err) < 0)
+                             : decode_answer(root, ev, err) < 0)
         goto out;
     rc = 0;
 out:
@@ -315,6 +390,18 @@ out:
     }
     cJSON_Delete(root);
     return rc;
+}
+
+void msg_channel(char *buf, const char *replica_id)
+{
+    snprintf(buf, MSG_CHANNEL_LEN, MSG_CHANNEL_PREFIX "%s", replica_id);
+}
+
+int msg_valid_name(const char *s, size_t max_len)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+
+    return n > 0 && n <= max_len && s[n] == '\0';
 }
 
 void msg_clear(struct msg *ev)

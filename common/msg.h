@@ -6,6 +6,13 @@
 
 #include "task.h"
 
+/* Every replica listens on its own channel "taskbus:<replica id>"; answers go to the channel a message names. */
+#define MSG_CHANNEL_PREFIX "taskbus:"
+#define MSG_CHANNEL_LEN 112     /* prefix + a replica id (REPLICA_ID_LEN) */
+#define MSG_TOKEN_LEN 33        /* an attempt token: up to 32 characters plus NUL */
+#define MSG_MAX_TIMEOUT_MS 600000
+#define MSG_MAX_LEN (40L << 20) /* a bus message larger than this is refused before it is parsed */
+
 enum msg_kind {
     MSG_TASK,     /* frontend -> events, and events -> backend: do this task */
     MSG_RESULT,   /* backend -> events, and events -> frontend: the task's outcome */
@@ -27,15 +34,31 @@ struct msg {
     char *error;                /* MSG_RESULT / MSG_HISTORY on failure: a client-readable message */
     char *replica;              /* MSG_RESULT: the backend replica that computed it */
     char *history;              /* MSG_HISTORY answer: a JSON array, as text */
+    char token[MSG_TOKEN_LEN];  /* events -> backend task and backend -> events result: the attempt it belongs to,
+                                   so only the replica an attempt went to can complete it; "" when absent */
 };
+
+/* Write the channel of replica 'replica_id' ("taskbus:<id>") into 'buf' (MSG_CHANNEL_LEN bytes). */
+void msg_channel(char *buf, const char *replica_id);
+
+/* 1 when 's' is a usable id: 1 to 'max_len' characters of letters, digits, '-', '_' and '.' (nothing a log line,
+ * a record _id "<task>:<seq>" or a channel name would need to escape). */
+int msg_valid_name(const char *s, size_t max_len);
 
 /* Encode 'ev' as a JSON text. Returns a malloc'd NUL-terminated string the caller frees, or NULL when out of
  * memory. Fields that are NULL or do not belong to the kind are left out. */
 char *msg_encode(const struct msg *ev);
 
-/* Decode a message of 'len' bytes. Returns 0 and fills 'ev' (free with msg_clear), or -1 with a reason in 'err'
- * (TASK_ERR_LEN bytes) when the text is not a message of a known kind with the fields that kind needs. On failure
- * 'id' and 'reply_to' stay filled when the message had them, so the sender can be answered; call msg_clear. */
+/* Decode a message of 'len' bytes and validate it once, here, so receivers can trust every field they use:
+ *   - every kind: a known "kind"; an "id" that passes msg_valid_name (TASK_ID_LEN - 1 characters at most);
+ *     "replyTo", when present, is "taskbus:" and a valid name; "origin" and "token" are valid names;
+ *   - task: "replyTo", a type, an operation, two operands of that type, "timeoutMs" from 1 to MSG_MAX_TIMEOUT_MS;
+ *   - result: "status" 100..599; a 200 carries "result", any other status carries "error";
+ *   - history query (no status): "replyTo" and "requestBody" naming a valid task id; history answer: a 200
+ *     carries "history", any other status carries "error".
+ * Returns 0 and fills 'ev' (free with msg_clear), or -1 with a reason in 'err' (TASK_ERR_LEN bytes) that never
+ * repeats the message's own bytes (safe to log as is). On failure 'id' and 'reply_to' stay filled when they were
+ * valid, so the sender can be answered; always call msg_clear. */
 int msg_decode(const char *text, size_t len, struct msg *ev, char *err);
 
 /* Free what 'ev' owns and zero it. NULL-safe. */

@@ -415,6 +415,14 @@ int store_append(struct store *s, bson_t *doc, void *ctx)
     return 0;
 }
 
+size_t store_backlog(struct store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = s->stats.backlog;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx)
 {
     struct item *it = calloc(1, sizeof *it);

@@ -40,6 +40,9 @@ struct store *store_new(struct event_base *base, const char *uri, long max_batch
  * memory (then 'doc' is destroyed and nothing is acknowledged). Loop thread. */
 int store_append(struct store *s, bson_t *doc, void *ctx);
 
+/* Records appended and not yet stored (or given up). Any thread. */
+size_t store_backlog(struct store *s);
+
 /* Query the records of task 'task_id' (those with _id "<task_id>:0", ":1", ... up to the first missing), in order. 'cb' runs once on the loop thread. Returns 0, or
  * -1 when out of memory (then 'cb' never runs). */
 int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx);

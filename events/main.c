@@ -10,13 +10,14 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "msg.h"
 #include "registry.h"
 #include "router.h"
 #include "store.h"
 #include "taskmap.h"
 
 static const char *mongo_uri, *task_maps;
-static long store_batch, shutdown_grace_ms;
+static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts;
 
 static const struct config_var config[] = {
     { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
@@ -25,6 +26,12 @@ static const struct config_var config[] = {
     { "STORE_BATCH", CONFIG_INT, "1000", 1, 100000, "most records in one bulk insert", &store_batch },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish tasks in flight",
       &shutdown_grace_ms },
+    { "MAX_JOBS", CONFIG_INT, "20000", 1, 10000000, "tasks in flight in this replica before new ones get 503",
+      &max_jobs },
+    { "STORE_MAX_BACKLOG", CONFIG_INT, "100000", 1, 100000000,
+      "records waiting for the store before new tasks get 503", &max_backlog },
+    { "MAX_ATTEMPTS", CONFIG_INT, "3", 1, 100, "sends of one task to backend replicas before it fails",
+      &max_attempts },
 };
 
 struct app {
@@ -35,6 +42,26 @@ struct app {
     struct router *router;
     struct event *grace;
 };
+
+static int io_publish(void *bus, const char *channel, const char *data, size_t len, bus_published_fn cb, void *arg)
+{
+    return bus_publish(bus, channel, data, len, cb, arg);
+}
+
+static int io_append(void *store, bson_t *doc, void *ctx)
+{
+    return store_append(store, doc, ctx);
+}
+
+static int io_history(void *store, const char *task_id, store_history_fn cb, void *ctx)
+{
+    return store_history(store, task_id, cb, ctx);
+}
+
+static size_t io_backlog(void *store)
+{
+    return store_backlog(store);
+}
 
 static int load_taskmap(const char *path, struct taskmap *map)
 {
@@ -110,9 +137,9 @@ int main(int argc, char **argv)
     struct taskmap map;
     if (load_taskmap(task_maps, &map) != 0)
         return 1;
-    char self_id[REPLICA_ID_LEN], channel[REPLICA_ID_LEN + 16], err[STORE_ERR_LEN];
+    char self_id[REPLICA_ID_LEN], channel[MSG_CHANNEL_LEN], err[STORE_ERR_LEN];
     clock_replica_id("events", self_id, sizeof self_id);
-    snprintf(channel, sizeof channel, "taskbus:%s", self_id);
+    msg_channel(channel, self_id);
     log_init("events", self_id, ds->log_level);
     mongoc_init();
 
@@ -131,7 +158,15 @@ int main(int argc, char **argv)
     app.bus = bus_new(app.base, &bc);
     app.reg = registry_new(app.base, app.bus, "events", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,
                            &app);
-    app.router = router_new(app.base, app.bus, app.reg, app.store, &map, self_id);
+    struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog };
+    struct router_config rc = { map, self_id, { NULL, NULL }, max_jobs, max_backlog, max_attempts };
+    int watched = app.reg != NULL;
+    for (int t = TASK_NUMBER; t <= TASK_STRING && watched; t++) {
+        const char *service = taskmap_route(&map, (enum task_type)t);
+        rc.sets[t] = service ? registry_watch(app.reg, service) : NULL;
+        watched = !service || rc.sets[t];
+    }
+    app.router = watched ? router_new(app.base, &io, &rc) : NULL;
     if (!signals || !app.grace || !app.bus || !app.reg || !app.router) {
         fprintf(stderr, "events: out of memory at start-up\n");
         return 1;
@@ -145,10 +180,10 @@ int main(int argc, char **argv)
     store_free(app.store, 2000, &ss);
     struct router_stats rs;
     router_get_stats(app.router, &rs);
-    LOG_I("event=stopped tasks=%llu answered=%llu failed=%llu redispatched=%llu late_results=%llu bad_messages=%llu "
-          "records=%llu stored=%llu batches=%llu max_store_lag_ms=%lld",
-          rs.tasks, rs.answered, rs.failed, rs.redispatched, rs.late_results, rs.bad_messages, ss.appended,
-          ss.stored, ss.batches, ss.max_lag_ms);
+    LOG_I("event=stopped tasks=%llu answered=%llu failed=%llu refused=%llu redelivered=%llu late_results=%llu "
+          "stale_results=%llu bad_messages=%llu records=%llu stored=%llu batches=%llu max_store_lag_ms=%lld",
+          rs.tasks, rs.answered, rs.failed, rs.refused, rs.redelivered, rs.late_results, rs.stale_results,
+          rs.bad_messages, ss.appended, ss.stored, ss.batches, ss.max_lag_ms);
     bus_free(app.bus);
     registry_free(app.reg);
     router_free(app.router);

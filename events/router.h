@@ -1,33 +1,57 @@
 /* The events service's core: each task's life from arrival to answer. It logs every step in the store, routes the
- * task by the task map to one live backend replica, and answers the frontend replica that owns the request only
- * after the task's records are stored. Loop thread only. */
+ * task by the task map to one live backend replica, re-sends it to another replica when that one vanishes, and
+ * answers the frontend replica that owns the request only after the task's records are stored. Loop thread only.
+ *
+ * The router does its I/O through 'struct router_io', so the daemon wires the real bus and store and the unit
+ * tests a fake of each (tests/unit/test_router.c). */
 #ifndef TASKBUS_ROUTER_H
 #define TASKBUS_ROUTER_H
 
+#include <bson/bson.h>
 #include <stddef.h>
 
+#include "bus.h"
+#include "replica.h"
+#include "store.h"
 #include "taskmap.h"
 
-struct bus;
 struct event_base;
-struct registry;
 struct router;
-struct store;
 
-struct router_stats {
-    unsigned long long tasks, answered, failed, redispatched, late_results, bad_messages;
+/* The bus and the store as the router uses them; each function has the contract of the bus_ / store_ function
+ * of the same name, with 'bus' or 'store' as its first argument. */
+struct router_io {
+    void *bus;
+    int (*publish)(void *bus, const char *channel, const char *data, size_t len, bus_published_fn cb, void *arg);
+    void *store;
+    int (*append)(void *store, bson_t *doc, void *ctx);
+    int (*history)(void *store, const char *task_id, store_history_fn cb, void *ctx);
+    size_t (*backlog)(void *store);
 };
 
-/* Create the router. It watches the registry sets of every service in 'map' (copied). Returns NULL when out of
- * memory. The bus, registry and store must outlive it; wire router_on_message, router_on_refresh and
- * router_on_acked to them. */
-struct router *router_new(struct event_base *base, struct bus *bus, struct registry *reg, struct store *store,
-                          const struct taskmap *map, const char *self_id);
+struct router_config {
+    struct taskmap map;
+    const char *self_id;                 /* this replica's id (copied) */
+    struct replica_set *sets[2];         /* live replicas of the service of each task type; NULL when unmapped */
+    long max_jobs;                       /* tasks in flight before new ones are refused with 503 */
+    long max_backlog;                    /* store records waiting before new tasks are refused with 503 */
+    long max_attempts;                   /* sends of one task to backend replicas before it fails */
+};
 
-/* A bus message for this replica: a task, a backend's result, or a history query. */
+struct router_stats {
+    unsigned long long tasks, answered, failed, refused, redelivered, late_results, stale_results, bad_messages;
+};
+
+/* Create the router. Returns NULL when out of memory. 'io' (copied), the replica sets and the base must outlive
+ * it; wire router_on_message, router_on_refresh and router_on_acked to the bus, registry and store. */
+struct router *router_new(struct event_base *base, const struct router_io *io, const struct router_config *cfg);
+
+/* A bus message for this replica: a task, a backend's result, or a history query. Anything else, or anything
+ * malformed, is counted and dropped with a log line that never repeats the message's bytes. */
 void router_on_message(const char *data, size_t len, void *arg);
 
-/* The registry re-read the replica sets: tasks waiting for a replica are dispatched now. */
+/* The registry re-read the replica sets: tasks waiting for a replica are sent now, and tasks whose replica is no
+ * longer alive are sent to another one. */
 void router_on_refresh(void *arg);
 
 /* The store acknowledged a record appended with a task as its context: the task's answer may leave. */
@@ -39,13 +63,12 @@ size_t router_in_flight(const struct router *r);
 /* Shutdown: answer every task still in flight with 503 (their records are still written first). */
 void router_abort_all(struct router *r);
 
+/* Call 'fn' once the router has nothing in flight (at once if it has nothing now). For shutdown. */
+void router_when_idle(struct router *r, void (*fn)(void *arg), void *arg);
+
 void router_get_stats(const struct router *r, struct router_stats *out);
 
 /* Free the router. Call after the store has acknowledged everything (store_free). NULL-safe. */
 void router_free(struct router *r);
-
-
-/* Call 'fn' once the router has nothing in flight (at once if it has nothing now). For shutdown. */
-void router_when_idle(struct router *r, void (*fn)(void *arg), void *arg);
 
 #endif

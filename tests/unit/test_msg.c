@@ -78,8 +78,8 @@ static void test_round_trips(void)
 
     memset(&ev, 0, sizeof ev);
     ev.kind = MSG_TASK;
-    snprintf(ev.id, sizeof ev.id, "fe-1:42");
-    ev.reply_to = "reply.fe-1";
+    snprintf(ev.id, sizeof ev.id, "fe-1-42");
+    ev.reply_to = "taskbus:fe-1";
     ev.origin = "fe-1";
     ev.task.type = TASK_NUMBER;
     ev.task.op = TASK_DIVIDE;
@@ -87,7 +87,7 @@ static void test_round_trips(void)
     ev.task.arg[1].num = 7;
     ev.request = "{\"d1\": 4, \"d2\": 7}";
     ev.timeout_ms = 4999;
-    ROUND_TRIP(&ev, "{\"kind\":\"task\",\"id\":\"fe-1:42\",\"replyTo\":\"reply.fe-1\",\"origin\":\"fe-1\","
+    ROUND_TRIP(&ev, "{\"kind\":\"task\",\"id\":\"fe-1-42\",\"replyTo\":\"taskbus:fe-1\",\"origin\":\"fe-1\","
                     "\"task\":\"NUMBER\",\"subtask\":\"DIVIDE\",\"operands\":[4,7],"
                     "\"requestBody\":\"{\\\"d1\\\": 4, \\\"d2\\\": 7}\",\"timeoutMs\":4999}");
 
@@ -101,7 +101,7 @@ static void test_round_trips(void)
     ev.task.arg[1].num = -1e-300;
     ev.request = NULL;
     ev.origin = NULL;
-    ev.timeout_ms = 0;
+    ev.timeout_ms = 1;
     ROUND_TRIP(&ev, NULL);
 
     ev.task.type = TASK_STRING;
@@ -110,38 +110,40 @@ static void test_round_trips(void)
     ev.task.arg[0].len = strlen(ev.task.arg[0].str);
     ev.task.arg[1].str = "";
     ev.task.arg[1].len = 0;
-    ROUND_TRIP(&ev, "{\"kind\":\"task\",\"id\":\"fe-1:42\",\"replyTo\":\"reply.fe-1\",\"task\":\"STRING\","
+    ROUND_TRIP(&ev, "{\"kind\":\"task\",\"id\":\"fe-1-42\",\"replyTo\":\"taskbus:fe-1\",\"task\":\"STRING\","
                     "\"subtask\":\"ADD\",\"operands\":[\"caf\xc3\xa9 \\\"quoted\\\" \\\\ \\t\\n\\u0001\",\"\"],"
-                    "\"timeoutMs\":0}");
+                    "\"timeoutMs\":1}");
 
     memset(&ev, 0, sizeof ev);
     ev.kind = MSG_RESULT;
-    snprintf(ev.id, sizeof ev.id, "fe-1:42");
-    ev.reply_to = "reply.fe-1";
+    snprintf(ev.id, sizeof ev.id, "fe-1-42");
+    ev.reply_to = "taskbus:fe-1";
     ev.origin = "fe-1";
     ev.status = 200;
     ev.result = "0.5714285714285714";
     ev.replica = "backend-number-7";
-    ROUND_TRIP(&ev, "{\"kind\":\"result\",\"id\":\"fe-1:42\",\"replyTo\":\"reply.fe-1\",\"origin\":\"fe-1\","
+    ROUND_TRIP(&ev, "{\"kind\":\"result\",\"id\":\"fe-1-42\",\"replyTo\":\"taskbus:fe-1\",\"origin\":\"fe-1\","
                     "\"status\":200,\"result\":\"0.5714285714285714\",\"replica\":\"backend-number-7\"}");
     ev.status = 422;
     ev.result = NULL;
     ev.error = "division by zero";
     ev.reply_to = NULL;
-    ROUND_TRIP(&ev, "{\"kind\":\"result\",\"id\":\"fe-1:42\",\"origin\":\"fe-1\",\"status\":422,"
+    ROUND_TRIP(&ev, "{\"kind\":\"result\",\"id\":\"fe-1-42\",\"origin\":\"fe-1\",\"status\":422,"
                     "\"error\":\"division by zero\",\"replica\":\"backend-number-7\"}");
 
     memset(&ev, 0, sizeof ev);
     ev.kind = MSG_HISTORY;
     snprintf(ev.id, sizeof ev.id, "%s", "123456789012345678901234567890123456789"); /* the longest id */
-    ev.reply_to = "reply.fe-2";
+    ev.reply_to = "taskbus:fe-2";
+    ev.request = "fe-1-42";
     ROUND_TRIP(&ev, "{\"kind\":\"history\",\"id\":\"123456789012345678901234567890123456789\","
-                    "\"replyTo\":\"reply.fe-2\"}");
+                    "\"replyTo\":\"taskbus:fe-2\",\"requestBody\":\"fe-1-42\"}");
+    ev.request = NULL;
     ev.status = 200;
-    ev.history = "[{\"id\":\"fe-1:42\",\"result\":\"15\"}]";
+    ev.history = "[{\"id\":\"fe-1-42\",\"result\":\"15\"}]";
     ROUND_TRIP(&ev, "{\"kind\":\"history\",\"id\":\"123456789012345678901234567890123456789\","
-                    "\"replyTo\":\"reply.fe-2\",\"status\":200,"
-                    "\"history\":\"[{\\\"id\\\":\\\"fe-1:42\\\",\\\"result\\\":\\\"15\\\"}]\"}");
+                    "\"replyTo\":\"taskbus:fe-2\",\"status\":200,"
+                    "\"history\":\"[{\\\"id\\\":\\\"fe-1-42\\\",\\\"result\\\":\\\"15\\\"}]\"}");
     ev.status = 503;
     ev.history = NULL;
     ev.error = "the store is unavailable";
@@ -152,7 +154,7 @@ static void test_decode_accepts(void)
 {
     struct msg ev;
     char err[TASK_ERR_LEN] = "";
-    const char *text = " {\"id\":\"x\",\"future\":[1,{}],\"kind\":\"result\",\"status\":599} \n";
+    const char *text = " {\"id\":\"x\",\"future\":[1,{}],\"kind\":\"result\",\"status\":599,\"error\":\"e\"} \n";
 
     CHECK_INT_EQ(msg_decode(text, strlen(text), &ev, err), 0);
     CHECK(ev.kind == MSG_RESULT && ev.status == 599 && strcmp(ev.id, "x") == 0 && ev.reply_to == NULL);
@@ -170,7 +172,26 @@ static void test_decode_rejects(void)
     BAD("[]", "message must be a JSON object");
     BAD("{}", "missing kind");
     BAD("{\"kind\":7,\"id\":\"x\"}", "missing kind");
-    BAD("{\"kind\":\"Task\",\"id\":\"x\"}", "unknown kind \"Task\"");
+    BAD("{\"kind\":\"Task\",\"id\":\"x\"}", "unknown kind (not task, result or history)");
+    BAD("{\"kind\":\"x\\\"\\nevent=forged\",\"id\":\"x\"}", "unknown kind (not task, result or history)");
+    BAD("{\"kind\":\"result\",\"id\":\"a b\",\"status\":500,\"error\":\"e\"}",
+        "id must be letters, digits, '-', '_' or '.'");
+    BAD("{\"kind\":\"result\",\"id\":\"a:1\",\"status\":500,\"error\":\"e\"}",
+        "id must be letters, digits, '-', '_' or '.'");
+    BAD("{\"kind\":\"result\",\"id\":\"x\",\"replyTo\":\"reply.fe\",\"status\":500,\"error\":\"e\"}",
+        "replyTo must be taskbus:<replica id>");
+    BAD("{\"kind\":\"result\",\"id\":\"x\",\"replyTo\":\"taskbus:a\\nb\",\"status\":500,\"error\":\"e\"}",
+        "replyTo must be taskbus:<replica id>");
+    BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":200}", "missing result (status 200)");
+    BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":422}", "missing error (status is not 200)");
+    BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":200,\"result\":\"1\",\"token\":\"a\\\"b\"}",
+        "token must be 1 to 32 letters, digits, '-', '_' or '.'");
+    BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":200,\"result\":\"1\",\"replica\":\"\"}",
+        "replica must be 1 to 95 letters, digits, '-', '_' or '.'");
+    BAD("{\"kind\":\"history\",\"id\":\"x\",\"requestBody\":\"t-1\"}", "missing replyTo (a history query needs one)");
+    BAD("{\"kind\":\"history\",\"id\":\"x\",\"replyTo\":\"taskbus:r\"}", "missing requestBody");
+    BAD("{\"kind\":\"history\",\"id\":\"x\",\"status\":200}", "missing history (status 200)");
+    BAD("{\"kind\":\"history\",\"id\":\"x\",\"status\":404}", "missing error (status is not 200)");
     BAD("{\"kind\":\"result\",\"status\":200}", "missing id");
     BAD("{\"kind\":\"result\",\"id\":\"\",\"status\":200}", "missing id");
     BAD("{\"kind\":\"result\",\"id\":1,\"status\":200}", "missing id");
@@ -188,11 +209,11 @@ static void test_decode_rejects(void)
     BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":200,\"result\":15}", "result must be a string");
     BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":200,\"replica\":[]}", "replica must be a string");
     BAD("{\"kind\":\"history\",\"id\":\"x\",\"status\":0}", "status must be an integer from 100 to 599");
-    BAD("{\"kind\":\"history\",\"id\":\"x\",\"history\":[]}", "history must be a string");
+    BAD("{\"kind\":\"history\",\"id\":\"x\",\"status\":200,\"history\":[]}", "history must be a string");
     BAD("{\"kind\":\"history\",\"id\":\"x\",\"error\":false}", "error must be a string");
 }
 
-#define TASK_HEAD "{\"kind\":\"task\",\"id\":\"x\",\"replyTo\":\"r\","
+#define TASK_HEAD "{\"kind\":\"task\",\"id\":\"x\",\"replyTo\":\"taskbus:r\","
 
 static void test_decode_rejects_tasks(void)
 {
@@ -219,9 +240,9 @@ static void test_decode_rejects_tasks(void)
     BAD(TASK_HEAD "\"task\":\"STRING\",\"subtask\":\"ADD\",\"operands\":[\"a\",\"b\"],\"requestBody\":{}}",
         "requestBody must be a string");
     BAD(TASK_HEAD "\"task\":\"STRING\",\"subtask\":\"ADD\",\"operands\":[\"a\",\"b\"],\"timeoutMs\":-1}",
-        "timeoutMs must be an integer from 0 to 9007199254740991");
+        "timeoutMs must be an integer from 1 to 600000");
     BAD(TASK_HEAD "\"task\":\"STRING\",\"subtask\":\"ADD\",\"operands\":[\"a\",\"b\"],\"timeoutMs\":1.5}",
-        "timeoutMs must be an integer from 0 to 9007199254740991");
+        "timeoutMs must be an integer from 1 to 600000");
 }
 
 /* A fixed PRNG so a failure can be replayed. */
@@ -251,7 +272,7 @@ static void test_garbage(void)
     static const char *const texts[] = {
         TASK_HEAD "\"origin\":\"o\",\"task\":\"STRING\",\"subtask\":\"ADD\",\"operands\":[\"a\",\"b\"],"
                   "\"requestBody\":\"{}\",\"timeoutMs\":5}",
-        "{\"kind\":\"result\",\"id\":\"x\",\"replyTo\":\"r\",\"status\":200,\"result\":\"1\",\"error\":\"e\","
+        "{\"kind\":\"result\",\"id\":\"x\",\"replyTo\":\"taskbus:r\",\"status\":200,\"result\":\"1\",\"error\":\"e\","
         "\"replica\":\"b\"}",
         "{\"kind\":\"history\",\"id\":\"x\",\"status\":200,\"history\":\"[]\",\"error\":\"e\"}",
     };
@@ -302,8 +323,9 @@ static void test_out_of_memory(void)
     memset(&ev, 0, sizeof ev);
     ev.kind = MSG_TASK;
     snprintf(ev.id, sizeof ev.id, "id");
-    ev.reply_to = "r";
+    ev.reply_to = "taskbus:r";
     ev.origin = "o";
+    ev.timeout_ms = 5;
     ev.task.type = TASK_STRING;
     ev.task.arg[0].str = "a";
     ev.task.arg[1].str = "b";

@@ -1,0 +1,121 @@
+/* A task's lifecycle in the events service: creation, deadline, records, outcome, and release. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "job.h"
+#include "log.h"
+#include "record.h"
+
+void router_check_idle(struct router *r)
+{
+    if (r->on_idle && table_len(r->jobs) == 0) {
+        void (*fn)(void *) = r->on_idle;
+        r->on_idle = NULL;
+        fn(r->idle_arg);
+    }
+}
+
+void job_free(struct job *job)
+{
+    if (job->deadline)
+        event_free(job->deadline);
+    msg_clear(&job->task);
+    msg_clear(&job->answer);
+    free(job);
+}
+
+void job_release(struct job *job)
+{
+    if (!job->answered || job->publishing > 0)
+        return;
+    struct router *r = job->r;
+    job_free(job);
+    router_check_idle(r);
+}
+
+static void append(struct job *job, bson_t *doc, void *ctx)
+{
+    if (!doc || job->r->io.append(job->r->io.store, doc, ctx) != 0)
+        LOG_E("event=record_lost task=%s reason=\"out of memory\"", job->id);
+}
+
+static struct record_base base_of(struct job *job)
+{
+    return (struct record_base){ job->id, job->seq++, clock_wall_ms(), job->r->self_id };
+}
+
+/* The task's first record is "received", and carries the dispatch too when the task went out at once (one record
+ * instead of two on the common path); a later dispatch gets a "dispatched" record of its own. */
+void job_log_step(struct job *job)
+{
+    const char *backend = job->backend[0] ? job->backend : NULL;
+    struct record_base b;
+
+    if (job->seq == 0) {
+        b = base_of(job);
+        append(job, record_received(&b, &job->task, job->service, backend, job->attempts), NULL);
+    } else if (backend) {
+        b = base_of(job);
+        append(job, record_dispatched(&b, job->service, backend, job->attempts), NULL);
+    }
+}
+
+void job_finish(struct job *job, int status, const char *result, const char *error)
+{
+    if (job->finishing)
+        return;
+    job->finishing = 1;
+    delivery_unwait(job);
+    delivery_release(job);
+    event_del(job->deadline);
+    const char *backend = job->backend[0] ? job->backend : NULL;
+    struct record_base b = base_of(job);
+    job->answer.kind = MSG_RESULT;
+    memcpy(job->answer.id, job->id, sizeof job->id);
+    job->answer.status = status;
+    job->answer.replica = backend ? strdup(backend) : NULL;
+    if (status == 200) {
+        job->answer.result = strdup(result);
+        append(job, record_completed(&b, result, backend), job);
+    } else {
+        job->answer.error = strdup(error);
+        job->r->stats.failed++;
+        append(job, record_failed(&b, status, error, backend), job);
+    }
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct job *job = arg;
+    char error[TASK_ERR_LEN];
+    if (job->backend[0])
+        snprintf(error, sizeof error, "replica %s of service '%s' did not answer in time (attempt %d)", job->backend,
+                 job->service, job->attempts);
+    else
+        snprintf(error, sizeof error, "no live replica of service '%s' answered in time", job->service);
+    job_finish(job, 504, NULL, error);
+}
+
+struct job *job_new(struct router *r, struct msg *m)
+{
+    struct job *job = calloc(1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->r = r;
+    memcpy(job->id, m->id, sizeof job->id);
+    job->task = *m;
+    memset(m, 0, sizeof *m); /* the job owns the strings now */
+    job->deadline = evtimer_new(r->base, on_deadline, job);
+    if (!job->deadline) {
+        job_free(job);
+        return NULL;
+    }
+    /* Answer before the frontend's own deadline, so a late backend still gets a logged 504 here. */
+    struct timeval tv = clock_timeval(job->task.timeout_ms - job->task.timeout_ms / 5);
+    evtimer_add(job->deadline, &tv);
+    return job;
+}

@@ -1,0 +1,75 @@
+/* One task in flight in the events service, and the router that owns the jobs. Private to events/: shared by
+ * router.c (messages, admission, refresh), job.c (lifecycle and records), delivery.c (sending to backends) and
+ * history.c (queries). Loop thread only. */
+#ifndef TASKBUS_JOB_H
+#define TASKBUS_JOB_H
+
+#include <event2/event.h>
+
+#include "msg.h"
+#include "router.h"
+#include "table.h"
+
+struct router {
+    struct event_base *base;
+    struct router_io io;
+    struct router_config cfg;
+    char self_id[REPLICA_ID_LEN];
+    char channel[MSG_CHANNEL_LEN];
+    struct table *jobs;
+    struct job *waiting;             /* jobs with no live replica when last tried, sent again on the next refresh */
+    struct router_stats stats;
+    void (*on_idle)(void *arg);
+    void *idle_arg;
+};
+
+/* Freed when its answer has left and no publish of ours still refers to it. */
+struct job {
+    char id[TASK_ID_LEN];
+    struct router *r;
+    struct msg task;
+    const char *service;             /* from the task map; NULL when unmapped */
+    struct replica_set *set;         /* the service's live replicas */
+    char backend[REPLICA_ID_LEN];    /* replica of the current attempt; "" when none */
+    char token[MSG_TOKEN_LEN];       /* the current attempt's token: a result with another one is stale */
+    int counted;                     /* the current attempt counts in its replica's outstanding */
+    int seq;                         /* next record's sequence number */
+    int attempts;                    /* sends accepted by the bus */
+    int dispatch_acks;               /* answers to those sends so far (Redis answers them in order) */
+    int finishing;                   /* the final record is written; waiting for its acknowledgement */
+    int publishing;                  /* our publishes that Redis has not answered yet */
+    int answered;
+    int waiting;                     /* on the router's waiting list */
+    struct job *next_waiting;
+    struct event *deadline;
+    struct msg answer;               /* the outcome, sent once the final record is stored */
+};
+
+/* job.c */
+/* Take over the task in 'm' (its strings move to the job) and start its deadline. NULL when out of memory. */
+struct job *job_new(struct router *r, struct msg *m);
+void job_free(struct job *job);
+/* Free the job once it is answered and no publish refers to it. */
+void job_release(struct job *job);
+/* Log the task's arrival, or a later dispatch, for the attempt just sent (or the arrival alone when none). */
+void job_log_step(struct job *job);
+/* Record the outcome; the answer leaves when the store acknowledges it. Runs once per job; later calls do nothing. */
+void job_finish(struct job *job, int status, const char *result, const char *error);
+/* Call the router's idle callback when nothing is in flight. */
+void router_check_idle(struct router *r);
+
+/* delivery.c */
+/* Send the task to one live replica of its service, or wait for the next refresh when none is alive. */
+void delivery_send(struct job *job);
+/* The current attempt's replica is gone ('why' for the log): send the task elsewhere. */
+void delivery_redeliver(struct job *job, const char *why);
+/* The current attempt ends (answered, redelivered, timed out): stop counting it against its replica. */
+void delivery_release(struct job *job);
+/* Take the job off the waiting list, if it is on it. */
+void delivery_unwait(struct job *job);
+
+/* history.c */
+/* Answer a history query 'm' (its reply channel moves to the query). */
+void history_query(struct router *r, struct msg *m);
+
+#endif

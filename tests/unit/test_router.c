@@ -1,0 +1,537 @@
+/* In-process tests of the events router on a real libevent loop, with a fake bus and a fake store behind its
+ * function table: every path of a task's delivery, and every bus message that once crashed or fooled it. */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "log.h"
+#include "msg.h"
+#include "router.h"
+
+/* ---- the fake bus: publishes are kept in order and answered when the test says so ---- */
+
+#define FAKE_MAX 64
+
+struct published {
+    char channel[MSG_CHANNEL_LEN];
+    char *data;
+    bus_published_fn cb;
+    void *arg;
+    int answered;
+};
+
+struct fake_bus {
+    struct published items[FAKE_MAX];
+    int n;
+    int refuse;                 /* bus_publish returns -1 (down or full) */
+};
+
+static int fake_publish(void *bus, const char *channel, const char *data, size_t len, bus_published_fn cb, void *arg)
+{
+    struct fake_bus *b = bus;
+    if (b->refuse || b->n == FAKE_MAX)
+        return -1;
+    struct published *p = &b->items[b->n++];
+    snprintf(p->channel, sizeof p->channel, "%s", channel);
+    p->data = strndup(data, len);
+    p->cb = cb;
+    p->arg = arg;
+    p->answered = 0;
+    return 0;
+}
+
+/* Answer every publish not answered yet with 'receivers' (callbacks may publish more; those wait). */
+static void fake_answer(struct fake_bus *b, long long receivers)
+{
+    int n = b->n;
+    for (int i = 0; i < n; i++) {
+        if (b->items[i].answered)
+            continue;
+        b->items[i].answered = 1;
+        if (b->items[i].cb)
+            b->items[i].cb(receivers, b->items[i].arg);
+    }
+}
+
+/* Decode publish 'i' into 'm' (msg_clear it). */
+static int fake_msg(struct fake_bus *b, int i, struct msg *m)
+{
+    char err[TASK_ERR_LEN];
+    return i < b->n ? msg_decode(b->items[i].data, strlen(b->items[i].data), m, err) : -1;
+}
+
+static void fake_bus_clear(struct fake_bus *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->items[i].data);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- the fake store: records kept in order, acknowledged when the test says so ---- */
+
+struct record {
+    bson_t *doc;
+    void *ctx;
+    int acked;
+};
+
+struct fake_store {
+    struct record items[FAKE_MAX];
+    int n;
+    size_t backlog;
+    struct router *router;
+    int queries;
+};
+
+static int fake_append(void *store, bson_t *doc, void *ctx)
+{
+    struct fake_store *s = store;
+    if (s->n == FAKE_MAX) {
+        bson_destroy(doc);
+        return -1;
+    }
+    s->items[s->n++] = (struct record){ doc, ctx, 0 };
+    return 0;
+}
+
+static void fake_ack(struct fake_store *s)
+{
+    int n = s->n;
+    for (int i = 0; i < n; i++) {
+        if (!s->items[i].acked && s->items[i].ctx) {
+            s->items[i].acked = 1;
+            router_on_acked(s->items[i].ctx, s->router);
+        }
+    }
+}
+
+static int fake_history(void *store, const char *task_id, store_history_fn cb, void *ctx)
+{
+    struct fake_store *s = store;
+    char *json = malloc(64);
+    s->queries++;
+    snprintf(json, 64, "[{\"task\":\"%s\"}]", task_id);
+    cb(json, NULL, ctx);
+    return 0;
+}
+
+static size_t fake_backlog(void *store)
+{
+    return ((struct fake_store *)store)->backlog;
+}
+
+/* The string field 'name' of record 'i', or "". */
+static const char *rec_str(struct fake_store *s, int i, const char *name)
+{
+    bson_iter_t it;
+    if (i >= s->n || !bson_iter_init_find(&it, s->items[i].doc, name) || !BSON_ITER_HOLDS_UTF8(&it))
+        return "";
+    return bson_iter_utf8(&it, NULL);
+}
+
+static int rec_int(struct fake_store *s, int i, const char *name)
+{
+    bson_iter_t it;
+    if (i >= s->n || !bson_iter_init_find(&it, s->items[i].doc, name))
+        return -1;
+    return (int)bson_iter_as_int64(&it);
+}
+
+static void fake_store_clear(struct fake_store *s)
+{
+    for (int i = 0; i < s->n; i++)
+        bson_destroy(s->items[i].doc);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- a router wired to the fakes, with two arithmetic replicas ---- */
+
+struct fixture {
+    struct event_base *base;
+    struct fake_bus bus;
+    struct fake_store store;
+    struct replica_set set;
+    struct router *r;
+};
+
+#define FRONTEND "taskbus:frontend-1"
+
+static void setup(struct fixture *f, long max_jobs, long max_attempts)
+{
+    memset(f, 0, sizeof *f);
+    f->base = event_base_new();
+    replica_set_upsert(&f->set, "arith-1", 1LL << 60);
+    replica_set_upsert(&f->set, "arith-2", 1LL << 60);
+    struct router_io io = { &f->bus, fake_publish, &f->store, fake_append, fake_history, fake_backlog };
+    struct router_config cfg = { .self_id = "events-1", .sets = { &f->set, NULL }, .max_jobs = max_jobs,
+                                 .max_backlog = 1000, .max_attempts = max_attempts };
+    char err[TASK_ERR_LEN];
+    const char *map = "{\"NUMBER\":\"arithmetic\"}";
+    CHECK_INT_EQ(taskmap_parse(map, strlen(map), &cfg.map, err), 0);
+    f->r = router_new(f->base, &io, &cfg);
+    f->store.router = f->r;
+}
+
+/* As in the daemon: the bus fails what is still pending (its callbacks run) before the router is freed. */
+static void teardown(struct fixture *f)
+{
+    fake_answer(&f->bus, -1);
+    router_free(f->r);
+    fake_bus_clear(&f->bus);
+    fake_store_clear(&f->store);
+    replica_set_clear(&f->set);
+    event_base_free(f->base);
+}
+
+static void deliver(struct fixture *f, const char *text)
+{
+    router_on_message(text, strlen(text), f->r);
+}
+
+static void send_task(struct fixture *f, const char *id, long timeout_ms)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"kind\":\"task\",\"id\":\"%s\",\"replyTo\":\"" FRONTEND "\",\"origin\":\"frontend-1\","
+             "\"task\":\"NUMBER\",\"subtask\":\"ADD\",\"operands\":[5,10],\"requestBody\":\"{}\",\"timeoutMs\":%ld}",
+             id, timeout_ms);
+    deliver(f, text);
+}
+
+static void send_result(struct fixture *f, const char *id, const char *token, const char *result)
+{
+    char text[512];
+    snprintf(text, sizeof text, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"%s\","
+             "\"replica\":\"arith-1\",\"token\":\"%s\"}", id, result, token);
+    deliver(f, text);
+}
+
+static struct router_stats stats(struct fixture *f)
+{
+    struct router_stats s;
+    router_get_stats(f->r, &s);
+    return s;
+}
+
+/* The last publish to 'channel', decoded into 'm'; -1 when there is none. */
+static int last_to(struct fixture *f, const char *channel, struct msg *m)
+{
+    for (int i = f->bus.n - 1; i >= 0; i--)
+        if (strcmp(f->bus.items[i].channel, channel) == 0)
+            return fake_msg(&f->bus, i, m);
+    return -1;
+}
+
+/* Tasks counted against the replicas of the set. */
+static unsigned outstanding(struct fixture *f)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < f->set.len; i++)
+        n += f->set.items[i].outstanding;
+    return n;
+}
+
+/* ---- the tests ---- */
+
+/* Arrival is logged with the dispatch, the current attempt's result is logged, and only then is it answered. */
+static void test_happy_path(void)
+{
+    struct fixture f;
+    struct msg task, answer;
+    setup(&f, 100, 3);
+    send_task(&f, "t-1", 5000);
+    CHECK_INT_EQ(f.bus.n, 1);
+    CHECK_INT_EQ(fake_msg(&f.bus, 0, &task), 0);
+    CHECK_STR_EQ(task.reply_to, "taskbus:events-1");
+    CHECK(strlen(task.token) == MSG_TOKEN_LEN - 1);
+    CHECK_STR_EQ(rec_str(&f.store, 0, "type"), "received");
+    CHECK_INT_EQ(rec_int(&f.store, 0, "attempt"), 1);
+    fake_answer(&f.bus, 1);
+    send_result(&f, "t-1", task.token, "15");
+    CHECK_STR_EQ(rec_str(&f.store, 1, "type"), "completed");
+    CHECK_INT_EQ(f.bus.n, 1); /* nothing leaves before the store acknowledges */
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 200);
+    CHECK_STR_EQ(answer.result, "15");
+    CHECK_INT_EQ(router_in_flight(f.r), 0);
+    CHECK_INT_EQ(outstanding(&f), 0);
+    msg_clear(&task);
+    msg_clear(&answer);
+    teardown(&f);
+}
+
+/* Regression: a result with status 200 and no "result" crashed events (strdup(NULL)). It is refused at decode. */
+static void test_result_without_result(void)
+{
+    struct fixture f;
+    struct msg task;
+    setup(&f, 100, 3);
+    send_task(&f, "t-2", 5000);
+    fake_msg(&f.bus, 0, &task);
+    char text[256];
+    snprintf(text, sizeof text, "{\"kind\":\"result\",\"id\":\"t-2\",\"status\":200,\"token\":\"%s\"}", task.token);
+    deliver(&f, text);
+    CHECK_INT_EQ(stats(&f).bad_messages, 1);
+    CHECK_INT_EQ(f.store.n, 1); /* no outcome */
+    send_result(&f, "t-2", task.token, "15");
+    CHECK_STR_EQ(rec_str(&f.store, 1, "result"), "15");
+    msg_clear(&task);
+    teardown(&f);
+}
+
+/* Regression: a forged result from a process that was not sent the task was answered to the client. Only the
+ * current attempt's token completes a task. */
+static void test_forged_result(void)
+{
+    struct fixture f;
+    struct msg task, answer;
+    setup(&f, 100, 3);
+    send_task(&f, "t-3", 5000);
+    fake_msg(&f.bus, 0, &task);
+    deliver(&f, "{\"kind\":\"result\",\"id\":\"t-3\",\"status\":200,\"result\":\"666\",\"replica\":\"arith-1\"}");
+    send_result(&f, "t-3", "0123456789abcdef0123456789abcdef", "666");
+    CHECK_INT_EQ(stats(&f).stale_results, 2);
+    CHECK_INT_EQ(f.store.n, 1);
+    send_result(&f, "t-3", task.token, "15");
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_STR_EQ(answer.result, "15");
+    send_result(&f, "t-3", task.token, "15"); /* answered twice by the backend: counted, dropped */
+    CHECK_INT_EQ(stats(&f).late_results, 1);
+    msg_clear(&task);
+    msg_clear(&answer);
+    teardown(&f);
+}
+
+/* A PUBLISH that reached nobody: the replica is gone, the task goes to the other one at once with a new token, the
+ * second attempt is logged, and a result for the first attempt is stale. */
+static void test_redeliver_on_no_subscriber(void)
+{
+    struct fixture f;
+    struct msg first, second;
+    setup(&f, 100, 3);
+    send_task(&f, "t-4", 5000);
+    fake_msg(&f.bus, 0, &first);
+    fake_answer(&f.bus, 0);
+    CHECK_INT_EQ(f.bus.n, 2);
+    CHECK_INT_EQ(fake_msg(&f.bus, 1, &second), 0);
+    CHECK(strcmp(f.bus.items[0].channel, f.bus.items[1].channel) != 0);
+    CHECK(strcmp(first.token, second.token) != 0);
+    CHECK_INT_EQ(f.set.len, 1);
+    CHECK_STR_EQ(rec_str(&f.store, 1, "type"), "dispatched");
+    CHECK_INT_EQ(rec_int(&f.store, 1, "attempt"), 2);
+    fake_answer(&f.bus, 1);
+    send_result(&f, "t-4", first.token, "15");
+    CHECK_INT_EQ(stats(&f).stale_results, 1);
+    send_result(&f, "t-4", second.token, "15");
+    CHECK_STR_EQ(rec_str(&f.store, 2, "type"), "completed");
+    CHECK_INT_EQ(outstanding(&f), 0);
+    CHECK_INT_EQ(stats(&f).redelivered, 1);
+    msg_clear(&first);
+    msg_clear(&second);
+    teardown(&f);
+}
+
+/* Regression: a -1 publish answer (connection lost) re-dispatched in a tight loop. Now the task waits for the next
+ * registry refresh, and nothing is published until then. */
+static void test_bus_failure_waits_for_refresh(void)
+{
+    struct fixture f;
+    setup(&f, 100, 3);
+    send_task(&f, "t-5", 5000);
+    f.bus.refuse = 1;
+    fake_answer(&f.bus, -1);
+    CHECK_INT_EQ(f.bus.n, 1);
+    CHECK_INT_EQ(outstanding(&f), 0);
+    router_on_refresh(f.r); /* still down: waits again, no loop */
+    CHECK_INT_EQ(f.bus.n, 1);
+    f.bus.refuse = 0;
+    router_on_refresh(f.r);
+    CHECK_INT_EQ(f.bus.n, 2);
+    CHECK_INT_EQ(outstanding(&f), 1);
+    teardown(&f);
+}
+
+/* A replica that leaves the registry (no heartbeat: frozen or killed) with a task: the next refresh sends the task to
+ * another replica; the dead one's count is gone with it, and the live one's is released by its result. */
+static void test_redeliver_when_replica_vanishes(void)
+{
+    struct fixture f;
+    struct msg first, second;
+    setup(&f, 100, 3);
+    send_task(&f, "t-6", 5000);
+    fake_answer(&f.bus, 1);
+    fake_msg(&f.bus, 0, &first);
+    const char *gone = strcmp(f.bus.items[0].channel, "taskbus:arith-1") == 0 ? "arith-1" : "arith-2";
+    replica_set_remove(&f.set, gone);
+    router_on_refresh(f.r);
+    CHECK_INT_EQ(f.bus.n, 2);
+    fake_msg(&f.bus, 1, &second);
+    CHECK(strcmp(f.bus.items[1].channel, f.bus.items[0].channel) != 0);
+    CHECK_INT_EQ(outstanding(&f), 1);
+    fake_answer(&f.bus, 1);
+    router_on_refresh(f.r); /* the live replica is still there: nothing moves */
+    CHECK_INT_EQ(f.bus.n, 2);
+    send_result(&f, "t-6", second.token, "15");
+    CHECK_INT_EQ(outstanding(&f), 0);
+    CHECK_STR_EQ(rec_str(&f.store, 2, "type"), "completed");
+    msg_clear(&first);
+    msg_clear(&second);
+    teardown(&f);
+}
+
+/* Attempts are bounded: with MAX_ATTEMPTS=2 and replicas that vanish, the task fails with 503 and the reason. */
+static void test_attempts_bounded(void)
+{
+    struct fixture f;
+    struct msg answer;
+    setup(&f, 100, 2);
+    replica_set_upsert(&f.set, "arith-3", 1LL << 60);
+    send_task(&f, "t-7", 5000);
+    fake_answer(&f.bus, 0);
+    fake_answer(&f.bus, 0);
+    CHECK_INT_EQ(f.bus.n, 2);
+    CHECK_STR_EQ(rec_str(&f.store, 2, "type"), "failed");
+    CHECK_INT_EQ(rec_int(&f.store, 2, "status"), 503);
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 503);
+    msg_clear(&answer);
+    teardown(&f);
+}
+
+/* Regression: a replica that timed out once kept its outstanding count forever and was avoided afterwards. */
+static void test_deadline_releases_replica(void)
+{
+    struct fixture f;
+    setup(&f, 100, 3);
+    send_task(&f, "t-8", 20);
+    fake_answer(&f.bus, 1);
+    CHECK_INT_EQ(outstanding(&f), 1);
+    event_base_dispatch(f.base); /* runs until the deadline timer, the only event, has fired */
+    CHECK_STR_EQ(rec_str(&f.store, 1, "type"), "failed");
+    CHECK_INT_EQ(rec_int(&f.store, 1, "status"), 504);
+    CHECK_INT_EQ(outstanding(&f), 0);
+    fake_ack(&f.store);
+    CHECK_INT_EQ(router_in_flight(f.r), 0);
+    teardown(&f);
+}
+
+/* Past MAX_JOBS or STORE_MAX_BACKLOG a task is refused at once with 503 and a reason, and nothing is logged. */
+static void test_admission(void)
+{
+    struct fixture f;
+    struct msg answer;
+    setup(&f, 1, 3);
+    send_task(&f, "t-9", 5000);
+    send_task(&f, "t-10", 5000);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_STR_EQ(answer.id, "t-10");
+    CHECK_INT_EQ(answer.status, 503);
+    CHECK(strstr(answer.error, "MAX_JOBS") != NULL);
+    CHECK_INT_EQ(f.store.n, 1);
+    msg_clear(&answer);
+    teardown(&f);
+
+    setup(&f, 100, 3);
+    f.store.backlog = 1000;
+    send_task(&f, "t-11", 5000);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK(strstr(answer.error, "STORE_MAX_BACKLOG") != NULL);
+    CHECK_INT_EQ(f.store.n, 0);
+    CHECK_INT_EQ(stats(&f).refused, 1);
+    msg_clear(&answer);
+    teardown(&f);
+}
+
+/* Regression: a history query without replyTo published to a NULL channel. Malformed messages of every kind are
+ * counted and dropped; none reaches the store or the bus, and none leaks (ASan). */
+static void test_hostile_messages(void)
+{
+    static const char *const bad[] = {
+        "", "nope", "[]", "{}", "{\"kind\":\"x\\\"\\nevent=forged\",\"id\":\"a\"}",
+        "{\"kind\":\"history\",\"id\":\"q-1\",\"requestBody\":\"t-1\"}",
+        "{\"kind\":\"history\",\"id\":\"q-1\",\"replyTo\":\"" FRONTEND "\"}",
+        "{\"kind\":\"history\",\"id\":\"q-1\",\"replyTo\":\"elsewhere\",\"requestBody\":\"t-1\"}",
+        "{\"kind\":\"history\",\"id\":\"q-1\",\"replyTo\":\"" FRONTEND "\",\"requestBody\":\"a b\"}",
+        "{\"kind\":\"task\",\"id\":\"t x\",\"replyTo\":\"" FRONTEND "\",\"task\":\"NUMBER\",\"subtask\":\"ADD\","
+        "\"operands\":[1,2],\"timeoutMs\":100}",
+        "{\"kind\":\"task\",\"id\":\"t-1\",\"replyTo\":\"" FRONTEND "\",\"task\":\"NUMBER\",\"subtask\":\"ADD\","
+        "\"operands\":[1,2],\"timeoutMs\":1000000}",
+        "{\"kind\":\"task\",\"id\":\"t-1\",\"replyTo\":\"" FRONTEND "\",\"task\":\"NUMBER\",\"subtask\":\"ADD\","
+        "\"operands\":[1,2,3],\"timeoutMs\":100}",
+        "{\"kind\":\"result\",\"id\":\"t-1\",\"status\":500}",
+        "{\"kind\":\"history\",\"id\":\"q-1\",\"status\":200,\"history\":\"[]\"}",
+    };
+    struct fixture f;
+    setup(&f, 100, 3);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        deliver(&f, bad[i]);
+    CHECK_INT_EQ(stats(&f).bad_messages, sizeof bad / sizeof bad[0]);
+    CHECK_INT_EQ(f.bus.n, 0);
+    CHECK_INT_EQ(f.store.n, 0);
+    CHECK_INT_EQ(f.store.queries, 0);
+    deliver(&f, "{\"kind\":\"history\",\"id\":\"q-2\",\"replyTo\":\"" FRONTEND "\",\"requestBody\":\"t-1\"}");
+    CHECK_INT_EQ(f.store.queries, 1);
+    CHECK_INT_EQ(f.bus.n, 1);
+    teardown(&f);
+}
+
+/* A task sent again with the same id while in flight (a frontend's retry) is not run twice. */
+static void test_duplicate_task(void)
+{
+    struct fixture f;
+    setup(&f, 100, 3);
+    send_task(&f, "t-12", 5000);
+    send_task(&f, "t-12", 5000);
+    CHECK_INT_EQ(f.bus.n, 1);
+    CHECK_INT_EQ(router_in_flight(f.r), 1);
+    teardown(&f);
+}
+
+/* No replica alive: the task waits (its arrival logged) and goes out on the refresh that finds one. */
+static void test_waits_for_a_replica(void)
+{
+    struct fixture f;
+    setup(&f, 100, 3);
+    replica_set_remove(&f.set, "arith-1");
+    replica_set_remove(&f.set, "arith-2");
+    send_task(&f, "t-13", 5000);
+    CHECK_INT_EQ(f.bus.n, 0);
+    CHECK_STR_EQ(rec_str(&f.store, 0, "type"), "received");
+    replica_set_upsert(&f.set, "arith-3", 1LL << 60);
+    router_on_refresh(f.r);
+    CHECK_INT_EQ(f.bus.n, 1);
+    CHECK_STR_EQ(f.bus.items[0].channel, "taskbus:arith-3");
+    CHECK_STR_EQ(rec_str(&f.store, 1, "type"), "dispatched");
+    teardown(&f);
+}
+
+/* A log value cannot be ended or split by what it quotes. */
+static void test_log_escape(void)
+{
+    char out[LOG_VALUE_LEN], tiny[8];
+    CHECK_STR_EQ(log_escape("task must be \"NUMBER\"\nevent=x\\", out, sizeof out),
+                 "task must be \\\"NUMBER\\\"\\x0aevent=x\\\\");
+    CHECK_STR_EQ(log_escape("abcdefghij", tiny, sizeof tiny), "abc");
+}
+
+int main(void)
+{
+    test_log_escape();
+    test_happy_path();
+    test_result_without_result();
+    test_forged_result();
+    test_redeliver_on_no_subscriber();
+    test_bus_failure_waits_for_refresh();
+    test_redeliver_when_replica_vanishes();
+    test_attempts_bounded();
+    test_deadline_releases_replica();
+    test_admission();
+    test_hostile_messages();
+    test_duplicate_task();
+    test_waits_for_a_replica();
+    return check_finish();
+}
