@@ -73,6 +73,8 @@ static int encode_task(cJSON *obj, const struct msg *ev)
     }
     if (add_string(obj, "requestBody", ev->request) < 0)
         return -1;
+    if (ev->handoff > 0 && add_number(obj, "handoff", ev->handoff) < 0)
+        return -1;
     return add_number(obj, "timeoutMs", (double)ev->timeout_ms);
 }
 
@@ -261,6 +263,10 @@ static int decode_task(const cJSON *obj, struct msg *ev, char *err)
         return -1;
     if (get_string(obj, "requestBody", 0, &ev->request, err) < 0)
         return -1;
+    long handoff = 0;
+    if (get_integer(obj, "handoff", 0, 0, MSG_MAX_HANDOFF, &handoff, err) < 0)
+        return -1;
+    ev->handoff = (int)handoff;
     return get_integer(obj, "timeoutMs", 1, 1, MSG_MAX_TIMEOUT_MS, &ev->timeout_ms, err);
 }
 

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mailbox.h"
+#include "msg.h"
 
 #define STORE_HISTORY_MAX 100
 #define STORE_BACKOFF_MAX_MS 1000
@@ -30,6 +31,7 @@ struct item {
 struct done {
     enum item_kind kind;
     void **ctxs;
+    unsigned char *dups;           /* per acknowledged record: 1 when its _id was in the log already */
     size_t n;
     char *json;
     char err[STORE_ERR_LEN];
@@ -77,8 +79,9 @@ static void on_done(void *p, void *arg)
     struct done *d = p;
     if (d->kind == ITEM_APPEND) {
         for (size_t i = 0; i < d->n; i++)
-            s->on_acked(d->ctxs[i], s->arg);
+            s->on_acked(d->ctxs[i], d->dups[i], s->arg);
         free(d->ctxs);
+        free(d->dups);
     } else {
         d->cb(d->json, d->json ? NULL : d->err, d->ctx);
     }
@@ -104,8 +107,9 @@ static int backoff_wait(struct store *s, long ms)
     return give_up;
 }
 
-/* A bulk failed; it still counts as stored when every write error is a duplicate key (an earlier attempt wrote it). */
-static int only_duplicates(const bson_t *reply)
+/* A bulk failed; it still counts as stored when every write error is a duplicate key (the record is in the log
+ * already). Marks the duplicates in 'dup' ('n' entries, by the index of the document in the bulk). */
+static int only_duplicates(const bson_t *reply, unsigned char *dup, size_t n)
 {
     bson_iter_t it, errs;
     if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it))
@@ -120,16 +124,22 @@ static int only_duplicates(const bson_t *reply)
     bson_iter_recurse(&it, &errs);
     int any = 0;
     while (bson_iter_next(&errs)) {
-        bson_iter_t code;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&errs) || !bson_iter_recurse(&errs, &code) ||
-            !bson_iter_find(&code, "code") || bson_iter_as_int64(&code) != 11000)
+        bson_iter_t field;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errs) || !bson_iter_recurse(&errs, &field) ||
+            !bson_iter_find(&field, "code") || bson_iter_as_int64(&field) != 11000)
             return 0;
+        if (bson_iter_recurse(&errs, &field) && bson_iter_find(&field, "index")) {
+            int64_t i = bson_iter_as_int64(&field);
+            if (i >= 0 && (size_t)i < n)
+                dup[i] = 1;
+        }
         any = 1;
     }
     return any;
 }
 
-static int insert_batch(mongoc_collection_t *coll, struct item **items, size_t n, bson_error_t *error)
+static int insert_batch(mongoc_collection_t *coll, struct item **items, size_t n, unsigned char *dup,
+                        bson_error_t *error)
 {
     bson_t opts = BSON_INITIALIZER;
     bson_t reply;
@@ -137,7 +147,8 @@ static int insert_batch(mongoc_collection_t *coll, struct item **items, size_t n
     mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
     for (size_t i = 0; i < n; i++)
         mongoc_bulk_operation_insert(bulk, items[i]->doc);
-    int ok = mongoc_bulk_operation_execute(bulk, &reply, error) != 0 || only_duplicates(&reply);
+    memset(dup, 0, n);
+    int ok = mongoc_bulk_operation_execute(bulk, &reply, error) != 0 || only_duplicates(&reply, dup, n);
     bson_destroy(&reply);
     mongoc_bulk_operation_destroy(bulk);
     bson_destroy(&opts);
@@ -145,12 +156,13 @@ static int insert_batch(mongoc_collection_t *coll, struct item **items, size_t n
 }
 
 /* Store 'n' appends, retrying with backoff until stored or the store is stopping and its grace ran out. */
-static void write_appends(struct store *s, mongoc_collection_t *coll, struct item **items, size_t n)
+static void write_appends(struct store *s, mongoc_collection_t *coll, struct item **items, size_t n,
+                          unsigned char *dup)
 {
     bson_error_t error;
     long backoff = 10;
-    int stored;
-    while (!(stored = insert_batch(coll, items, n, &error))) {
+    int stored, tries = 0;
+    while (tries++, !(stored = insert_batch(coll, items, n, dup, &error))) {
         if (error.domain == MONGOC_ERROR_COMMAND && error.code == MONGOC_ERROR_COMMAND_INVALID_ARG) {
             /* Client-side validation: retrying cannot help. Documents are validated before they get here. */
             LOG_E("event=store_records_rejected records=%zu error=\"%s\"", n, error.message);
@@ -163,15 +175,22 @@ static void write_appends(struct store *s, mongoc_collection_t *coll, struct ite
         }
         backoff = backoff * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : backoff * 2;
     }
+    /* After a failed try, part of the batch may have landed: a duplicate then is our own record, not another
+     * replica's, so only a first try tells them apart. */
+    if (tries > 1)
+        memset(dup, 0, n);
     struct done *d = calloc(1, sizeof *d);
     void **ctxs = calloc(n, sizeof *ctxs);
+    unsigned char *dups = calloc(n, 1);
     long long now = clock_mono_ms(), lag = 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (now - items[i]->t0 > lag)
             lag = now - items[i]->t0;
-        if (items[i]->ctx && ctxs)
+        if (items[i]->ctx && ctxs && dups) {
+            dups[k] = dup[i];
             ctxs[k++] = items[i]->ctx;
+        }
     }
     pthread_mutex_lock(&s->lock);
     s->stats.backlog -= n;
@@ -181,18 +200,21 @@ static void write_appends(struct store *s, mongoc_collection_t *coll, struct ite
     if (lag > s->stats.max_lag_ms)
         s->stats.max_lag_ms = lag;
     pthread_mutex_unlock(&s->lock);
-    if (!stored || !d || !ctxs || k == 0) {
+    if (!stored || !d || !ctxs || !dups || k == 0) {
         /* Records that were not stored are never acknowledged: their replies must not leave. */
         free(ctxs);
+        free(dups);
         free(d);
         return;
     }
     d->kind = ITEM_APPEND;
     d->ctxs = ctxs;
+    d->dups = dups;
     d->n = k;
     if (mailbox_post(s->mailbox, d) != 0) {
         LOG_E("event=store_ack_lost records=%zu reason=\"out of memory\"", k);
         free(ctxs);
+        free(dups);
         free(d);
     }
 }
@@ -207,26 +229,36 @@ static int is_final(const bson_t *doc)
     return strcmp(type, "completed") == 0 || strcmp(type, "failed") == 0;
 }
 
-/* Find the record with _id "<task>:<seq>". Returns 1 and appends it to 'out', 2 when that record was the task's
- * last, 0 when there is none, -1 on error. */
-static int append_record(mongoc_collection_t *coll, const char *task_id, int seq, bson_string_t *out,
-                         bson_error_t *error)
+/* What the history reader keeps while it collects a task's records. */
+struct reading {
+    mongoc_collection_t *coll;
+    bson_string_t *out;          /* the JSON array's elements so far */
+    int count;                   /* records appended */
+    bson_error_t error;
+};
+
+/* Look up the record with _id 'id' and append it to the reading. Returns 1 when found (its "seq" goes to '*seq'
+ * and whether it is an outcome to '*final', each when not NULL), 0 when there is none, -1 on error. */
+static int read_record(struct reading *rd, const char *id, int *seq, int *final)
 {
-    char id[STORE_ID_LEN];
-    snprintf(id, sizeof id, STORE_ID_FMT, task_id, seq);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(rd->coll, filter, opts, NULL);
     const bson_t *doc;
     int found = 0;
     if (mongoc_cursor_next(cursor, &doc)) {
+        bson_iter_t it;
         char *text = bson_as_relaxed_extended_json(doc, NULL);
-        if (seq > 0)
-            bson_string_append_c(out, ',');
-        bson_string_append(out, text);
+        if (rd->count++ > 0)
+            bson_string_append_c(rd->out, ',');
+        bson_string_append(rd->out, text);
         bson_free(text);
-        found = is_final(doc) ? 2 : 1;
-    } else if (mongoc_cursor_error(cursor, error)) {
+        if (seq)
+            *seq = bson_iter_init_find(&it, doc, "seq") ? (int)bson_iter_as_int64(&it) : 0;
+        if (final)
+            *final = is_final(doc);
+        found = 1;
+    } else if (mongoc_cursor_error(cursor, &rd->error)) {
         found = -1;
     }
     mongoc_cursor_destroy(cursor);
@@ -235,26 +267,75 @@ static int append_record(mongoc_collection_t *coll, const char *task_id, int seq
     return found;
 }
 
-/* A task's records in order, as a JSON array. Records have the _ids "<task>:0", "<task>:1", ... without gaps and
- * end with the outcome, so the history is a few lookups by _id (two for most tasks): MongoDB answers them from the
- * _id index; FerretDB v1 (SQLite) at least pushes them down to SQL, where a filter on "task" is evaluated in Go for
- * every document of the log. */
+/* Read the steps "<task>:<first>", +1, ... up to the first missing one, 'max' at most, or up to an outcome stored
+ * as a step (logs written before the outcome had its own _id). Returns how many were found, or -1 on error;
+ * '*final' says whether the last one was an outcome. */
+static int read_chain(struct reading *rd, const char *task_id, int first, int max, int *final)
+{
+    char id[STORE_ID_LEN];
+    int n = 0, rc;
+    *final = 0;
+    while (n < max && rd->count < STORE_HISTORY_MAX) {
+        snprintf(id, sizeof id, STORE_ID_FMT, task_id, first + n);
+        if ((rc = read_record(rd, id, NULL, final)) <= 0)
+            return rc < 0 ? -1 : n;
+        n++;
+        if (*final)
+            break;
+    }
+    return n;
+}
+
+/* Collect the task's records (steps, then the outcome) into rd->out. Returns 0, or -1 on a store error. */
+static int read_history(struct reading *rd, const char *task_id)
+{
+    char id[STORE_ID_LEN];
+    int oseq = 0, final = 0, rc;
+    bson_string_t *steps = rd->out;
+    struct reading outcome = { rd->coll, bson_string_new(""), 0, { 0 } };
+
+    snprintf(id, sizeof id, STORE_OUTCOME_ID_FMT, task_id);
+    rc = read_record(&outcome, id, &oseq, NULL);
+    if (rc < 0) {
+        rd->error = outcome.error;
+        bson_string_free(outcome.out, true);
+        return -1;
+    }
+    if (rc == 1) {
+        /* The outcome's seq names the handoff that wrote it and how many steps that handoff wrote before it. */
+        int last = oseq / STORE_HANDOFF_STRIDE, n = oseq % STORE_HANDOFF_STRIDE;
+        for (int h = 0; h < last && rc >= 0; h++)
+            rc = read_chain(rd, task_id, h * STORE_HANDOFF_STRIDE, STORE_HANDOFF_STRIDE, &final);
+        if (rc >= 0)
+            rc = read_chain(rd, task_id, last * STORE_HANDOFF_STRIDE, n, &final);
+        if (rd->count++ > 0)
+            bson_string_append_c(steps, ',');
+        bson_string_append(steps, outcome.out->str);
+    } else {
+        /* No outcome yet (or an older log that kept it as a step): each handoff's steps until one is missing. */
+        for (int h = 0; h <= MSG_MAX_HANDOFF && rc >= 0 && !final; h++) {
+            rc = read_chain(rd, task_id, h * STORE_HANDOFF_STRIDE, STORE_HANDOFF_STRIDE, &final);
+            if (rc == 0 && h > 0)
+                break;
+        }
+    }
+    bson_string_free(outcome.out, true);
+    return rc < 0 ? -1 : 0;
+}
+
+/* A task's records in order, as a JSON array: a few lookups by _id (two for most tasks: the outcome, then the one
+ * step it names). MongoDB answers them from the _id index; FerretDB v1 (SQLite) at least pushes them down to SQL,
+ * where a filter on "task" is evaluated in Go for every document of the log. */
 static char *history_json(mongoc_collection_t *coll, const char *task_id, char *err)
 {
-    bson_string_t *out = bson_string_new("[");
-    bson_error_t error;
-    int seq = 0, found;
-    while (seq < STORE_HISTORY_MAX && (found = append_record(coll, task_id, seq, out, &error)) == 1)
-        seq++;
-    if (found == 2)
-        seq++;
-    if (seq < STORE_HISTORY_MAX && found < 0) {
-        snprintf(err, STORE_ERR_LEN, "store query failed: %.200s", error.message);
-        bson_string_free(out, true);
+    struct reading rd = { coll, bson_string_new("["), 0, { 0 } };
+    if (read_history(&rd, task_id) != 0) {
+        snprintf(err, STORE_ERR_LEN, "store query failed: %.200s", rd.error.message);
+        bson_string_free(rd.out, true);
         return NULL;
     }
-    bson_string_append_c(out, ']');
-    char *text = bson_string_free(out, false);
+    bson_string_append_c(rd.out, ']');
+    char *text = bson_string_free(rd.out, false);
     char *json = strdup(text);
     bson_free(text);
     if (!json)
@@ -299,8 +380,9 @@ static void *writer_main(void *arg)
     mongoc_client_t *client = mongoc_client_pool_pop(pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, s->db, STORE_COLLECTION);
     struct item **batch = calloc((size_t)s->max_batch, sizeof *batch);
+    unsigned char *dup = calloc((size_t)s->max_batch, 1);
     struct item *list;
-    while (batch && (list = take_all(s))) {
+    while (batch && dup && (list = take_all(s))) {
         size_t n = 0;
         while (list) {
             struct item *it = list;
@@ -309,7 +391,7 @@ static void *writer_main(void *arg)
                 batch[n++] = it;
                 if (n < (size_t)s->max_batch && list && list->kind == ITEM_APPEND)
                     continue;
-                write_appends(s, coll, batch, n);
+                write_appends(s, coll, batch, n, dup);
                 for (size_t i = 0; i < n; i++)
                     item_free(batch[i]);
                 n = 0;
@@ -320,6 +402,7 @@ static void *writer_main(void *arg)
         }
     }
     free(batch);
+    free(dup);
     mongoc_collection_destroy(coll);
     mongoc_client_pool_push(pool, client);
     mongoc_client_pool_destroy(pool);

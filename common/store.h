@@ -8,16 +8,24 @@
 #define STORE_ERR_LEN 256
 #define STORE_COLLECTION "events"
 
-/* A record's _id: "<task id>:<seq>", seq counting 0, 1, ... without gaps for each task. */
+/* A step's _id: "<task id>:<seq>". The events replica that takes a task at handoff h (0 the first time, h > 0
+ * when a frontend re-sent it after its events replica vanished) numbers its steps h * STORE_HANDOFF_STRIDE, +1, ...
+ * without gaps, so two replicas never write the same _id for different steps. The outcome (completed or failed)
+ * has the one _id "<task id>:outcome" whoever writes it: a task can never have two; its "seq" says which handoff
+ * wrote it (seq / STRIDE) and how many steps that handoff wrote before it (seq % STRIDE). Logs written before the
+ * outcome had its own _id keep it at "<task>:<seq>"; the history reader reads both. */
 #define STORE_ID_FMT "%s:%d"
+#define STORE_OUTCOME_ID_FMT "%s:outcome"
+#define STORE_HANDOFF_STRIDE 100
 #define STORE_ID_LEN 64
 
 struct event_base;
 struct store;
 
 /* A record appended with a non-NULL 'ctx' is acknowledged by one call on the loop thread once it, and every record
- * appended before it, is stored (a duplicate _id counts as stored: it was written by an earlier attempt). */
-typedef void (*store_acked_fn)(void *ctx, void *arg);
+ * appended before it, is stored. 'duplicate' is 1 when a record with its _id was already in the log (written by an
+ * earlier attempt, or by another replica: then the stored one stands, not this one). */
+typedef void (*store_acked_fn)(void *ctx, int duplicate, void *arg);
 
 /* The answer to store_history: 'json' is a malloc'd JSON array of the task's records in order (the callee owns it;
  * "[]" when there are none), or NULL with a reason in 'err'. Runs on the loop thread. */
@@ -43,8 +51,9 @@ int store_append(struct store *s, bson_t *doc, void *ctx);
 /* Records appended and not yet stored (or given up). Any thread. */
 size_t store_backlog(struct store *s);
 
-/* Query the records of task 'task_id' (those with _id "<task_id>:0", ":1", ... up to the first missing), in order. 'cb' runs once on the loop thread. Returns 0, or
- * -1 when out of memory (then 'cb' never runs). */
+/* Query the records of task 'task_id' in order: its outcome "<task>:outcome" tells which steps to read; without one
+ * the steps of each handoff are read up to the first missing. 'cb' runs once on the loop thread. Returns 0, or -1
+ * when out of memory (then 'cb' never runs). */
 int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx);
 
 /* Stop the writer after it has stored what is queued (giving up after 'grace_ms' if the server is down, and logging

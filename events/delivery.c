@@ -8,6 +8,7 @@
 #include "job.h"
 #include "log.h"
 #include "policy.h"
+#include "store.h"
 
 void delivery_unwait(struct job *job)
 {
@@ -36,7 +37,7 @@ static void park(struct job *job)
     delivery_release(job);
     job->backend[0] = '\0';
     job->token[0] = '\0';
-    if (job->seq == 0)
+    if (job->seq % STORE_HANDOFF_STRIDE == 0)
         job_log_step(job);
     if (job->waiting)
         return;
@@ -56,7 +57,7 @@ static void new_token(char *token)
 static void on_published(long long receivers, void *arg)
 {
     struct job *job = arg;
-    job->publishing--;
+    job->callbacks--;
     /* Redis answers our publishes in order, so this answer is the current attempt's only when it is the last. */
     int current = ++job->dispatch_acks == job->attempts;
     if (current && !job->finishing) {
@@ -109,7 +110,7 @@ void delivery_send(struct job *job)
     memcpy(job->token, out.token, sizeof job->token);
     snprintf(job->backend, sizeof job->backend, "%s", rep->id);
     job->attempts++;
-    job->publishing++;
+    job->callbacks++;
     rep->outstanding++;
     job->counted = 1;
     job_log_step(job);

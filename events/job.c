@@ -7,6 +7,7 @@
 #include "job.h"
 #include "log.h"
 #include "record.h"
+#include "store.h"
 
 void router_check_idle(struct router *r)
 {
@@ -28,7 +29,7 @@ void job_free(struct job *job)
 
 void job_release(struct job *job)
 {
-    if (!job->answered || job->publishing > 0)
+    if (!job->answered || job->callbacks > 0)
         return;
     struct router *r = job->r;
     job_free(job);
@@ -53,7 +54,7 @@ void job_log_step(struct job *job)
     const char *backend = job->backend[0] ? job->backend : NULL;
     struct record_base b;
 
-    if (job->seq == 0) {
+    if (job->seq % STORE_HANDOFF_STRIDE == 0) {
         b = base_of(job);
         append(job, record_received(&b, &job->task, job->service, backend, job->attempts), NULL);
     } else if (backend) {
@@ -107,6 +108,7 @@ struct job *job_new(struct router *r, struct msg *m)
         return NULL;
     job->r = r;
     memcpy(job->id, m->id, sizeof job->id);
+    job->seq = m->handoff * STORE_HANDOFF_STRIDE; /* a handed-over task's steps never collide with earlier ones */
     job->task = *m;
     memset(m, 0, sizeof *m); /* the job owns the strings now */
     job->deadline = evtimer_new(r->base, on_deadline, job);

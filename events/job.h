@@ -37,7 +37,7 @@ struct job {
     int attempts;                    /* sends accepted by the bus */
     int dispatch_acks;               /* answers to those sends so far (Redis answers them in order) */
     int finishing;                   /* the final record is written; waiting for its acknowledgement */
-    int publishing;                  /* our publishes that Redis has not answered yet */
+    int callbacks;                   /* bus callbacks still due that refer to the job (publishes, outcome loads) */
     int answered;
     int waiting;                     /* on the router's waiting list */
     struct job *next_waiting;
@@ -49,7 +49,7 @@ struct job {
 /* Take over the task in 'm' (its strings move to the job) and start its deadline. NULL when out of memory. */
 struct job *job_new(struct router *r, struct msg *m);
 void job_free(struct job *job);
-/* Free the job once it is answered and no publish refers to it. */
+/* Free the job once it is answered and no callback refers to it. */
 void job_release(struct job *job);
 /* Log the task's arrival, or a later dispatch, for the attempt just sent (or the arrival alone when none). */
 void job_log_step(struct job *job);

@@ -17,7 +17,7 @@
 #include "taskmap.h"
 
 static const char *mongo_uri, *task_maps;
-static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts;
+static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s;
 
 static const struct config_var config[] = {
     { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
@@ -30,8 +30,10 @@ static const struct config_var config[] = {
       &max_jobs },
     { "STORE_MAX_BACKLOG", CONFIG_INT, "100000", 1, 100000000,
       "records waiting for the store before new tasks get 503", &max_backlog },
-    { "MAX_ATTEMPTS", CONFIG_INT, "3", 1, 100, "sends of one task to backend replicas before it fails",
+    { "MAX_ATTEMPTS", CONFIG_INT, "3", 1, 50, "sends of one task to backend replicas before it fails",
       &max_attempts },
+    { "OUTCOME_TTL_S", CONFIG_INT, "60", 0, 86400,
+      "answers are kept in Redis this long, for a task a frontend hands to another events replica", &outcome_ttl_s },
 };
 
 struct app {
@@ -63,6 +65,16 @@ static size_t io_backlog(void *store)
     return store_backlog(store);
 }
 
+static int io_outcome_save(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s)
+{
+    return outcome_save(bus, task_id, answer, len, ttl_s);
+}
+
+static int io_outcome_load(void *bus, const char *task_id, outcome_loaded_fn cb, void *arg)
+{
+    return outcome_load(bus, task_id, cb, arg);
+}
+
 static int load_taskmap(const char *path, struct taskmap *map)
 {
     char err[TASK_ERR_LEN], text[65536];
@@ -90,9 +102,9 @@ static void on_refresh(void *arg)
     router_on_refresh(((struct app *)arg)->router);
 }
 
-static void on_acked(void *ctx, void *arg)
+static void on_acked(void *ctx, int duplicate, void *arg)
 {
-    router_on_acked(ctx, ((struct app *)arg)->router);
+    router_on_acked(ctx, duplicate, ((struct app *)arg)->router);
 }
 
 static void on_ready(void *arg)
@@ -158,8 +170,9 @@ int main(int argc, char **argv)
     app.bus = bus_new(app.base, &bc);
     app.reg = registry_new(app.base, app.bus, "events", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,
                            &app);
-    struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog };
-    struct router_config rc = { map, self_id, { NULL, NULL }, max_jobs, max_backlog, max_attempts };
+    struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog, io_outcome_save,
+                            io_outcome_load };
+    struct router_config rc = { map, self_id, { NULL, NULL }, max_jobs, max_backlog, max_attempts, outcome_ttl_s };
     int watched = app.reg != NULL;
     for (int t = TASK_NUMBER; t <= TASK_STRING && watched; t++) {
         const char *service = taskmap_route(&map, (enum task_type)t);
@@ -181,9 +194,10 @@ int main(int argc, char **argv)
     struct router_stats rs;
     router_get_stats(app.router, &rs);
     LOG_I("event=stopped tasks=%llu answered=%llu failed=%llu refused=%llu redelivered=%llu late_results=%llu "
-          "stale_results=%llu bad_messages=%llu records=%llu stored=%llu batches=%llu max_store_lag_ms=%lld",
+          "stale_results=%llu bad_messages=%llu handoffs=%llu answered_from_outcome=%llu records=%llu stored=%llu "
+          "batches=%llu max_store_lag_ms=%lld",
           rs.tasks, rs.answered, rs.failed, rs.refused, rs.redelivered, rs.late_results, rs.stale_results,
-          rs.bad_messages, ss.appended, ss.stored, ss.batches, ss.max_lag_ms);
+          rs.bad_messages, rs.handoffs, rs.answered_from_outcome, ss.appended, ss.stored, ss.batches, ss.max_lag_ms);
     bus_free(app.bus);
     registry_free(app.reg);
     router_free(app.router);

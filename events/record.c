@@ -2,13 +2,17 @@
 #include "record.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "store.h"
 
 static bson_t *record_start(const struct record_base *b, const char *type)
 {
     char id[STORE_ID_LEN];
-    snprintf(id, sizeof id, STORE_ID_FMT, b->task_id, b->seq);
+    if (strcmp(type, "completed") == 0 || strcmp(type, "failed") == 0)
+        snprintf(id, sizeof id, STORE_OUTCOME_ID_FMT, b->task_id);
+    else
+        snprintf(id, sizeof id, STORE_ID_FMT, b->task_id, b->seq);
     bson_t *doc = bson_new();
     BSON_APPEND_UTF8(doc, "_id", id);
     BSON_APPEND_UTF8(doc, "task", b->task_id);
@@ -27,6 +31,8 @@ bson_t *record_received(const struct record_base *b, const struct msg *task, con
     BSON_APPEND_UTF8(doc, "request", task->request ? task->request : "");
     BSON_APPEND_UTF8(doc, "taskType", task_type_name(task->task.type));
     BSON_APPEND_UTF8(doc, "subtask", task_op_name(task->task.op));
+    if (task->handoff > 0)
+        BSON_APPEND_INT32(doc, "handoff", task->handoff);
     if (service)
         BSON_APPEND_UTF8(doc, "service", service);
     if (backend) {

@@ -1,8 +1,10 @@
 /* The documents of the event log: one per step of a task's life. Pure: builds BSON, does no I/O.
  *
- * Every record has _id "<task>:<seq>" (deterministic, so a retried insert is recognised as a duplicate), "task",
- * "seq" (0, 1, ... in the order of the task's life), "type", "at" (UTC date), and "events" (the events replica).
- *   received    "frontend", "request" (the client's body as a string), "taskType", "subtask", "service" when the
+ * Every record has _id "<task>:<seq>", or "<task>:outcome" for the outcome (deterministic, so a retried insert is a
+ * duplicate; store.h explains the numbering across handoffs), "task", "seq" (increasing in the order of the task's
+ * life), "type", "at" (UTC date), and "events" (the events replica).
+ *   received    "frontend", "request" (the client's body as a string), "taskType", "subtask", "handoff" when the
+ *               task was handed over from another events replica (> 0), "service" when the
  *               task map routes it, and "backend" + "attempt" when it was dispatched at once (the common case:
  *               one record for arrival and dispatch)
  *   dispatched  "service", "backend" (replica id), "attempt": a dispatch after the arrival was logged (the task

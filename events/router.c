@@ -21,6 +21,101 @@ static void refuse(struct router *r, const struct msg *m, int status, const char
     r->stats.refused++;
 }
 
+static void on_answer_published(long long receivers, void *arg)
+{
+    struct job *job = arg;
+    job->callbacks--;
+    if (receivers == 0)
+        LOG_D("event=answer_unheard task=%s frontend=%s", job->id, job->task.origin);
+    job_release(job);
+}
+
+/* Send the job's answer to its frontend and free the job once nothing refers to it. 'save' keeps the answer in
+ * Redis for a replica that gets the task again (outcome.h). */
+static void answer(struct router *r, struct job *job, int save)
+{
+    table_remove(r->jobs, job->id);
+    char *text = msg_encode(&job->answer);
+    if (text && save && r->cfg.outcome_ttl_s > 0 && r->io.outcome_save)
+        r->io.outcome_save(r->io.bus, job->id, text, strlen(text), r->cfg.outcome_ttl_s);
+    /* The job lives until Redis has the answer: at shutdown the loop stops once no job is left, and an answer
+     * still in hiredis's output buffer would never be sent. */
+    if (text && r->io.publish(r->io.bus, job->task.reply_to, text, strlen(text), on_answer_published, job) == 0)
+        job->callbacks++;
+    else
+        LOG_W("event=answer_lost task=%s reason=\"bus down or full\"", job->id);
+    free(text);
+    r->stats.answered++;
+    job->answered = 1;
+    job_release(job);
+}
+
+/* Replace the job's answer by the answer kept for its task, when 'text' is one. Returns 1 when replaced. */
+static int adopt_answer(struct job *job, const char *text, size_t len)
+{
+    struct msg m;
+    char err[TASK_ERR_LEN];
+    if (!text || msg_decode(text, len, &m, err) != 0)
+        return 0;
+    if (m.kind != MSG_RESULT || strcmp(m.id, job->id) != 0) {
+        msg_clear(&m);
+        return 0;
+    }
+    msg_clear(&job->answer);
+    job->answer = m;
+    return 1;
+}
+
+/* The outcome another replica stored first, for a job whose own outcome was a duplicate. */
+static void on_stored_outcome(const char *text, size_t len, void *arg)
+{
+    struct job *job = arg;
+    char error[TASK_ERR_LEN];
+    job->callbacks--;
+    if (!adopt_answer(job, text, len)) {
+        snprintf(error, sizeof error, "the outcome was recorded by another events replica and is not known here; "
+                 "GET /task/%s shows it", job->id);
+        msg_clear(&job->answer);
+        job->answer = (struct msg){ .kind = MSG_RESULT, .status = 504, .error = strdup(error) };
+        memcpy(job->answer.id, job->id, sizeof job->id);
+    }
+    answer(job->r, job, 0);
+}
+
+void router_on_acked(void *ctx, int duplicate, void *arg)
+{
+    struct router *r = arg;
+    struct job *job = ctx;
+    if (!duplicate) {
+        answer(r, job, 1);
+        return;
+    }
+    /* The log already held this task's outcome: the stored one stands, so that is what the client must get. */
+    LOG_I("event=outcome_exists task=%s", job->id);
+    job->callbacks++;
+    if (!r->io.outcome_load || r->io.outcome_load(r->io.bus, job->id, on_stored_outcome, job) != 0)
+        on_stored_outcome(NULL, 0, job);
+}
+
+/* A handed-over task: answer it with its kept outcome when it has one, else run it. */
+static void on_probe(const char *text, size_t len, void *arg)
+{
+    struct job *job = arg;
+    job->callbacks--;
+    if (job->finishing) {
+        job_release(job);
+        return;
+    }
+    if (!adopt_answer(job, text, len)) {
+        delivery_send(job);
+        return;
+    }
+    job->finishing = 1;
+    event_del(job->deadline);
+    job->r->stats.answered_from_outcome++;
+    answer(job->r, job, 0);
+}
+
 static void on_task(struct router *r, struct msg *m)
 {
     char error[TASK_ERR_LEN];
@@ -50,6 +145,14 @@ static void on_task(struct router *r, struct msg *m)
                  task_type_name(job->task.task.type));
         job_finish(job, 500, NULL, error);
         return;
+    }
+    if (job->task.handoff > 0) {
+        /* Another events replica had it: if it finished, its outcome is kept; answer that instead of running it. */
+        r->stats.handoffs++;
+        job->callbacks++;
+        if (r->io.outcome_load && r->io.outcome_load(r->io.bus, job->id, on_probe, job) == 0)
+            return;
+        job->callbacks--;
     }
     delivery_send(job);
 }
@@ -114,24 +217,6 @@ void router_on_refresh(void *arg)
         delivery_send(job);
     }
     table_each(r->jobs, check_replica, NULL);
-}
-
-void router_on_acked(void *ctx, void *arg)
-{
-    struct router *r = arg;
-    struct job *job = ctx;
-    table_remove(r->jobs, job->id);
-    char *text = msg_encode(&job->answer);
-    if (text && r->io.publish(r->io.bus, job->task.reply_to, text, strlen(text), NULL, NULL) != 0) {
-        free(text);
-        text = NULL;
-    }
-    if (!text)
-        LOG_W("event=answer_lost task=%s reason=\"bus down or full\"", job->id);
-    free(text);
-    r->stats.answered++;
-    job->answered = 1;
-    job_release(job);
 }
 
 struct router *router_new(struct event_base *base, const struct router_io *io, const struct router_config *cfg)

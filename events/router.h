@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "bus.h"
+#include "outcome.h"
 #include "replica.h"
 #include "store.h"
 #include "taskmap.h"
@@ -27,6 +28,8 @@ struct router_io {
     int (*append)(void *store, bson_t *doc, void *ctx);
     int (*history)(void *store, const char *task_id, store_history_fn cb, void *ctx);
     size_t (*backlog)(void *store);
+    int (*outcome_save)(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s);
+    int (*outcome_load)(void *bus, const char *task_id, outcome_loaded_fn cb, void *arg);
 };
 
 struct router_config {
@@ -36,10 +39,12 @@ struct router_config {
     long max_jobs;                       /* tasks in flight before new ones are refused with 503 */
     long max_backlog;                    /* store records waiting before new tasks are refused with 503 */
     long max_attempts;                   /* sends of one task to backend replicas before it fails */
+    long outcome_ttl_s;                  /* how long answers are kept for handed-over tasks (outcome.h) */
 };
 
 struct router_stats {
-    unsigned long long tasks, answered, failed, refused, redelivered, late_results, stale_results, bad_messages;
+    unsigned long long tasks, answered, failed, refused, redelivered, late_results, stale_results, bad_messages,
+        handoffs, answered_from_outcome;
 };
 
 /* Create the router. Returns NULL when out of memory. 'io' (copied), the replica sets and the base must outlive
@@ -54,8 +59,9 @@ void router_on_message(const char *data, size_t len, void *arg);
  * longer alive are sent to another one. */
 void router_on_refresh(void *arg);
 
-/* The store acknowledged a record appended with a task as its context: the task's answer may leave. */
-void router_on_acked(void *ctx, void *arg);
+/* The store acknowledged a record appended with a task as its context (its outcome): the task's answer may leave.
+ * 'duplicate': another replica had stored the task's outcome first; that one is answered instead. */
+void router_on_acked(void *ctx, int duplicate, void *arg);
 
 /* Tasks received and not yet answered. */
 size_t router_in_flight(const struct router *r);

@@ -21,7 +21,7 @@ static void test_common_fields(void)
 {
     struct record_base b = { "abc-1", 2, 1700000000123LL, "events-x" };
     bson_t *doc = record_completed(&b, "15", "arithmetic-y");
-    CHECK_STR_EQ(utf8(doc, "_id"), "abc-1:2");
+    CHECK_STR_EQ(utf8(doc, "_id"), "abc-1:outcome"); /* one outcome per task, whoever writes it */
     CHECK_STR_EQ(utf8(doc, "task"), "abc-1");
     CHECK_INT_EQ(integer(doc, "seq"), 2);
     CHECK_STR_EQ(utf8(doc, "type"), "completed");
@@ -51,9 +51,20 @@ static void test_received(void)
     CHECK_STR_EQ(utf8(doc, "request"), "{\"d1\": 4, \"d2\": 7}");
     CHECK_STR_EQ(utf8(doc, "taskType"), "NUMBER");
     CHECK_STR_EQ(utf8(doc, "subtask"), "DIVIDE");
+    CHECK_INT_EQ(integer(doc, "handoff"), -1); /* only a handed-over task says so */
     /* Every key must be storable in a MongoDB (and FerretDB) document: no '.', no leading '$'. */
     CHECK(bson_validate(doc, BSON_VALIDATE_DOT_KEYS | BSON_VALIDATE_DOLLAR_KEYS | BSON_VALIDATE_UTF8, NULL));
     bson_destroy(doc);
+
+    /* A task handed over from another events replica numbers its steps from 100 and says so. */
+    m.handoff = 1;
+    b.seq = 100;
+    doc = record_received(&b, &m, "arithmetic", "arithmetic-7", 1);
+    CHECK_STR_EQ(utf8(doc, "_id"), "t:100");
+    CHECK_INT_EQ(integer(doc, "handoff"), 1);
+    bson_destroy(doc);
+    m.handoff = 0;
+    b.seq = 0;
 
     /* Not dispatched (no live replica yet) and not routed: no dispatch fields at all. */
     doc = record_received(&b, &m, NULL, NULL, 0);
@@ -73,7 +84,8 @@ static void test_dispatched_and_failed(void)
 
     b.seq = 2;
     doc = record_failed(&b, 504, "no live replica", NULL);
-    CHECK_STR_EQ(utf8(doc, "_id"), "t:2");
+    CHECK_STR_EQ(utf8(doc, "_id"), "t:outcome");
+    CHECK_INT_EQ(integer(doc, "seq"), 2);
     CHECK_STR_EQ(utf8(doc, "type"), "failed");
     CHECK_INT_EQ(integer(doc, "status"), 504);
     CHECK_STR_EQ(utf8(doc, "error"), "no live replica");

@@ -21,11 +21,54 @@ struct published {
     int answered;
 };
 
+struct load {
+    char id[TASK_ID_LEN];
+    outcome_loaded_fn cb;
+    void *arg;
+};
+
 struct fake_bus {
     struct published items[FAKE_MAX];
     int n;
     int refuse;                 /* bus_publish returns -1 (down or full) */
+    char *kept_id[FAKE_MAX], *kept[FAKE_MAX];  /* outcomes kept in "Redis" */
+    int n_kept;
+    struct load loads[FAKE_MAX];               /* outcome loads not answered yet */
+    int n_loads;
 };
+
+static int fake_outcome_save(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s)
+{
+    struct fake_bus *b = bus;
+    (void)ttl_s;
+    b->kept_id[b->n_kept] = strdup(task_id);
+    b->kept[b->n_kept++] = strndup(answer, len);
+    return 0;
+}
+
+static int fake_outcome_load(void *bus, const char *task_id, outcome_loaded_fn cb, void *arg)
+{
+    struct fake_bus *b = bus;
+    struct load *l = &b->loads[b->n_loads++];
+    snprintf(l->id, sizeof l->id, "%s", task_id);
+    l->cb = cb;
+    l->arg = arg;
+    return 0;
+}
+
+/* Answer the outcome loads asked so far, from what was kept. */
+static void fake_loads(struct fake_bus *b)
+{
+    int n = b->n_loads;
+    b->n_loads = 0;
+    for (int i = 0; i < n; i++) {
+        const char *text = NULL;
+        for (int k = 0; k < b->n_kept; k++)
+            if (strcmp(b->kept_id[k], b->loads[i].id) == 0)
+                text = b->kept[k];
+        b->loads[i].cb(text, text ? strlen(text) : 0, b->loads[i].arg);
+    }
+}
 
 static int fake_publish(void *bus, const char *channel, const char *data, size_t len, bus_published_fn cb, void *arg)
 {
@@ -65,6 +108,10 @@ static void fake_bus_clear(struct fake_bus *b)
 {
     for (int i = 0; i < b->n; i++)
         free(b->items[i].data);
+    for (int i = 0; i < b->n_kept; i++) {
+        free(b->kept_id[i]);
+        free(b->kept[i]);
+    }
     memset(b, 0, sizeof *b);
 }
 
@@ -75,6 +122,9 @@ struct record {
     void *ctx;
     int acked;
 };
+
+/* _ids already in the "log" before the test: appending one again is acknowledged as a duplicate. */
+static const char *stored_before[4];
 
 struct fake_store {
     struct record items[FAKE_MAX];
@@ -100,8 +150,13 @@ static void fake_ack(struct fake_store *s)
     int n = s->n;
     for (int i = 0; i < n; i++) {
         if (!s->items[i].acked && s->items[i].ctx) {
+            bson_iter_t it;
+            int dup = 0;
             s->items[i].acked = 1;
-            router_on_acked(s->items[i].ctx, s->router);
+            for (int k = 0; k < 4 && stored_before[k]; k++)
+                dup |= bson_iter_init_find(&it, s->items[i].doc, "_id") &&
+                       strcmp(bson_iter_utf8(&it, NULL), stored_before[k]) == 0;
+            router_on_acked(s->items[i].ctx, dup, s->router);
         }
     }
 }
@@ -163,9 +218,10 @@ static void setup(struct fixture *f, long max_jobs, long max_attempts)
     f->base = event_base_new();
     replica_set_upsert(&f->set, "arith-1", 1LL << 60);
     replica_set_upsert(&f->set, "arith-2", 1LL << 60);
-    struct router_io io = { &f->bus, fake_publish, &f->store, fake_append, fake_history, fake_backlog };
+    struct router_io io = { &f->bus, fake_publish, &f->store, fake_append, fake_history, fake_backlog,
+                            fake_outcome_save, fake_outcome_load };
     struct router_config cfg = { .self_id = "events-1", .sets = { &f->set, NULL }, .max_jobs = max_jobs,
-                                 .max_backlog = 1000, .max_attempts = max_attempts };
+                                 .max_backlog = 1000, .max_attempts = max_attempts, .outcome_ttl_s = 60 };
     char err[TASK_ERR_LEN];
     const char *map = "{\"NUMBER\":\"arithmetic\"}";
     CHECK_INT_EQ(taskmap_parse(map, strlen(map), &cfg.map, err), 0);
@@ -176,7 +232,9 @@ static void setup(struct fixture *f, long max_jobs, long max_attempts)
 /* As in the daemon: the bus fails what is still pending (its callbacks run) before the router is freed. */
 static void teardown(struct fixture *f)
 {
+    fake_loads(&f->bus);
     fake_answer(&f->bus, -1);
+    memset(stored_before, 0, sizeof stored_before);
     router_free(f->r);
     fake_bus_clear(&f->bus);
     fake_store_clear(&f->store);
@@ -189,14 +247,19 @@ static void deliver(struct fixture *f, const char *text)
     router_on_message(text, strlen(text), f->r);
 }
 
-static void send_task(struct fixture *f, const char *id, long timeout_ms)
+static void send_handoff(struct fixture *f, const char *id, long timeout_ms, int handoff)
 {
     char text[512];
     snprintf(text, sizeof text,
              "{\"kind\":\"task\",\"id\":\"%s\",\"replyTo\":\"" FRONTEND "\",\"origin\":\"frontend-1\","
-             "\"task\":\"NUMBER\",\"subtask\":\"ADD\",\"operands\":[5,10],\"requestBody\":\"{}\",\"timeoutMs\":%ld}",
-             id, timeout_ms);
+             "\"task\":\"NUMBER\",\"subtask\":\"ADD\",\"operands\":[5,10],\"requestBody\":\"{}\",\"timeoutMs\":%ld,"
+             "\"handoff\":%d}", id, timeout_ms, handoff);
     deliver(f, text);
+}
+
+static void send_task(struct fixture *f, const char *id, long timeout_ms)
+{
+    send_handoff(f, id, timeout_ms, 0);
 }
 
 static void send_result(struct fixture *f, const char *id, const char *token, const char *result)
@@ -518,8 +581,96 @@ static void test_log_escape(void)
     CHECK_STR_EQ(log_escape("abcdefghij", tiny, sizeof tiny), "abc");
 }
 
+/* An answered task's answer is kept for a replica that gets it again; a handed-over task that has one is answered
+ * with it: nothing runs, nothing is logged again. */
+static void test_handoff_of_a_finished_task(void)
+{
+    struct fixture f;
+    struct msg task, answer;
+    setup(&f, 100, 3);
+    send_task(&f, "t-20", 5000);
+    fake_msg(&f.bus, 0, &task);
+    send_result(&f, "t-20", task.token, "15");
+    fake_ack(&f.store);
+    CHECK_INT_EQ(f.bus.n_kept, 1);
+    int records = f.store.n, published = f.bus.n;
+    send_handoff(&f, "t-20", 5000, 1); /* a frontend re-sent it after losing this replica: it is here again */
+    CHECK_INT_EQ(f.bus.n, published);   /* waits for the kept outcome */
+    fake_loads(&f.bus);
+    CHECK_INT_EQ(f.bus.n, published + 1);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 200);
+    CHECK_STR_EQ(answer.result, "15");
+    CHECK_INT_EQ(f.store.n, records);
+    CHECK_INT_EQ(stats(&f).answered_from_outcome, 1);
+    CHECK_INT_EQ(router_in_flight(f.r), 0);
+    msg_clear(&task);
+    msg_clear(&answer);
+    teardown(&f);
+}
+
+/* A handed-over task without a kept outcome runs; its steps are numbered from 100 so they never collide with the
+ * first replica's, and its outcome has the one _id a task's outcome can have. */
+static void test_handoff_runs(void)
+{
+    struct fixture f;
+    struct msg task;
+    setup(&f, 100, 3);
+    send_handoff(&f, "t-21", 5000, 1);
+    fake_loads(&f.bus);
+    CHECK_INT_EQ(f.bus.n, 1);
+    CHECK_STR_EQ(rec_str(&f.store, 0, "_id"), "t-21:100");
+    CHECK_INT_EQ(rec_int(&f.store, 0, "handoff"), 1);
+    fake_msg(&f.bus, 0, &task);
+    send_result(&f, "t-21", task.token, "15");
+    CHECK_STR_EQ(rec_str(&f.store, 1, "_id"), "t-21:outcome");
+    CHECK_INT_EQ(rec_int(&f.store, 1, "seq"), 101);
+    msg_clear(&task);
+    teardown(&f);
+}
+
+/* Two replicas raced on one task and the other stored its outcome first: the stored one is answered (it is what the
+ * log says); when it is not kept any more, the client learns the outcome is elsewhere instead of a contradiction. */
+static void test_duplicate_outcome(void)
+{
+    struct fixture f;
+    struct msg task, answer;
+    setup(&f, 100, 3);
+    stored_before[0] = "t-22:outcome";
+    fake_outcome_save(&f.bus, "t-22", "{\"kind\":\"result\",\"id\":\"t-22\",\"status\":422,\"error\":\"first\"}", 62, 60);
+    send_task(&f, "t-22", 5000);
+    fake_msg(&f.bus, 0, &task);
+    send_result(&f, "t-22", task.token, "15");
+    fake_ack(&f.store);
+    fake_loads(&f.bus);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 422);
+    CHECK_STR_EQ(answer.error, "first");
+    CHECK_INT_EQ(f.bus.n_kept, 1); /* nothing new kept */
+    msg_clear(&task);
+    msg_clear(&answer);
+    teardown(&f);
+
+    setup(&f, 100, 3);
+    stored_before[0] = "t-23:outcome";
+    send_task(&f, "t-23", 5000);
+    fake_msg(&f.bus, 0, &task);
+    send_result(&f, "t-23", task.token, "15");
+    fake_ack(&f.store);
+    fake_loads(&f.bus);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 504);
+    CHECK(strstr(answer.error, "GET /task/t-23") != NULL);
+    msg_clear(&task);
+    msg_clear(&answer);
+    teardown(&f);
+}
+
 int main(void)
 {
+    test_handoff_of_a_finished_task();
+    test_handoff_runs();
+    test_duplicate_outcome();
     test_log_escape();
     test_happy_path();
     test_result_without_result();
