@@ -57,7 +57,9 @@ static void on_ready(void *arg)
     registry_beat(((struct app *)arg)->reg);
 }
 
-/* Shutdown, once nothing is in flight or the grace has passed: answer what is left, let MHD send it, leave. */
+/* Shutdown, once nothing is in flight or the grace has passed: answer what is left, let MHD send it, leave. No
+ * request is suspended after on_stop (http_quiesce makes the handler answer 503 at once), so once this has answered
+ * the pending table no connection is suspended when http_free stops MHD, which would abort the process otherwise. */
 static void finish_stop(void *arg)
 {
     struct app *app = arg;
@@ -75,6 +77,8 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     finish_stop(arg);
 }
 
+/* SIGTERM/SIGINT: refuse new requests (also on open keep-alive connections), leave the registry, and give the
+ * suspended requests SHUTDOWN_GRACE_MS to get their answers. */
 static void on_stop(void *arg)
 {
     struct app *app = arg;
