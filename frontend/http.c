@@ -91,12 +91,15 @@ static enum MHD_Result respond_error(struct http *h, struct MHD_Connection *conn
     return respond(h, conn, status, reply_error(error, NULL), allow);
 }
 
+/* GET /: 200 only when a task sent now could be accepted; otherwise 503 with the reason. */
 static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
 {
     if (!bus_is_ready(h->bus))
         return respond_error(h, conn, 503, "the message bus (Redis) is not reachable", NULL);
     if (replica_count_alive(h->events, clock_wall_ms()) == 0)
         return respond_error(h, conn, 503, "no events replica is alive", NULL);
+    if ((long)pending_count(h->pending) >= h->cfg.max_in_flight)
+        return respond_error(h, conn, 503, HTTP_TOO_BUSY, NULL);
     return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
 }
 
