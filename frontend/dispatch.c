@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus.h"
 #include "clock.h"
 #include "log.h"
 #include "msg.h"
@@ -15,7 +14,7 @@
 #define DISPATCH_MAX_ATTEMPTS 4
 
 struct dispatch {
-    struct bus *bus;
+    struct dispatch_io io;
     struct replica_set *events;
     struct pending *pending;
     char self_id[REPLICA_ID_LEN];
@@ -26,13 +25,13 @@ struct dispatch {
     struct dispatch_stats stats;
 };
 
-struct dispatch *dispatch_new(struct bus *bus, struct replica_set *events, struct pending *pending,
+struct dispatch *dispatch_new(const struct dispatch_io *io, struct replica_set *events, struct pending *pending,
                               const char *self_id, long timeout_ms)
 {
     struct dispatch *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
-    d->bus = bus;
+    d->io = *io;
     d->events = events;
     d->pending = pending;
     d->timeout_ms = timeout_ms;
@@ -65,12 +64,12 @@ static void on_published(long long receivers, void *arg);
 /* Publish req->outbound to the least loaded live events replica. Returns 0, or -1 when none can take it. */
 static int send_outbound(struct dispatch *d, struct request *req)
 {
-    struct replica *rep = replica_pick(d->events, clock_wall_ms());
+    struct replica *rep = replica_pick(d->events, d->io.now(d->io.ctx));
     if (!rep)
         return -1;
     char channel[REPLICA_ID_LEN + 16];
     snprintf(channel, sizeof channel, "taskbus:%s", rep->id);
-    if (bus_publish(d->bus, channel, req->outbound, strlen(req->outbound), on_published, req) != 0)
+    if (d->io.publish(d->io.ctx, channel, req->outbound, strlen(req->outbound), on_published, req) != 0)
         return -1;
     snprintf(req->events_id, sizeof req->events_id, "%s", rep->id);
     rep->outstanding++;
@@ -113,7 +112,7 @@ static int dispatch_send(struct dispatch *d, struct request *req, struct msg *m,
         snprintf(err, TASK_ERR_LEN, "out of memory");
         return -1;
     }
-    if (!bus_is_ready(d->bus)) {
+    if (!d->io.ready(d->io.ctx)) {
         snprintf(err, TASK_ERR_LEN, "the message bus (Redis) is not reachable");
         return -1;
     }
@@ -160,28 +159,37 @@ void dispatch_on_message(const char *data, size_t len, void *arg)
     struct dispatch *d = arg;
     struct msg m;
     char err[TASK_ERR_LEN];
-    if (msg_decode(data, len, &m, err) != 0 || m.kind == MSG_TASK) {
-        LOG_W("event=bad_message error=\"%s\"", m.kind == MSG_TASK ? "a frontend takes no tasks" : err);
-        msg_clear(&m);
-        return;
+    if (msg_decode(data, len, &m, err) != 0) {
+        /* A failed decode leaves 'kind' zeroed (MSG_TASK): log the decoder's reason, not the kind's. */
+        LOG_W("event=bad_message error=\"%s\"", err);
+        goto out;
+    }
+    if (m.kind == MSG_TASK) {
+        LOG_W("event=bad_message error=\"a frontend takes no tasks\" id=%s", m.id);
+        goto out;
     }
     struct request *req = pending_lookup(d->pending, m.id);
     if (!req) {
         d->stats.late++;
         LOG_D("event=late_answer id=%s", m.id);
-        msg_clear(&m);
-        return;
+        goto out;
     }
     release_replica(d, req);
+    /* A history answer may leave out its status; never hand MHD a status that is not one. */
+    int status = m.status >= 100 && m.status <= 599 ? m.status : 502;
+    const char *id = m.kind == MSG_HISTORY ? req->history_of : req->id;
     char *body;
-    if (m.kind == MSG_HISTORY && m.status == 200)
-        body = reply_history(req->history_of, m.history ? m.history : "[]");
-    else if (m.status == 200)
-        body = reply_ok(m.result ? m.result : "", req->id);
+    if (m.kind == MSG_HISTORY && status == 200)
+        body = reply_history(id, m.history ? m.history : "[]");
+    else if (status == 200)
+        body = reply_ok(m.result ? m.result : "", id);
+    else if (status != m.status)
+        body = reply_error("the events replica sent an answer without a valid status", id);
     else
-        body = reply_error(m.error ? m.error : "failed", m.kind == MSG_HISTORY ? req->history_of : req->id);
-    pending_answer_request(d->pending, req, m.status, body);
+        body = reply_error(m.error ? m.error : "failed", id);
+    pending_answer_request(d->pending, req, status, body);
     d->stats.answered++;
+out:
     msg_clear(&m);
 }
 

@@ -25,7 +25,11 @@ struct http {
     struct replica_set *events;
     struct dispatch *dispatch;
     struct pending *pending;
+    int stopping; /* http_quiesce ran: every new request gets 503 and every answer closes its connection */
 };
+
+#define HTTP_SHUTTING_DOWN "the frontend is shutting down"
+#define HTTP_TOO_BUSY "too many requests in flight; retry later"
 
 /* Run MHD's work and re-arm its timer (connection time-outs). */
 static void http_run(struct http *h)
@@ -52,7 +56,11 @@ static void on_resumed(void *arg)
     event_active(h->kick, EV_TIMEOUT, 0);
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn, int status, char *body, const char *allow)
+/* Queue 'body' (malloc'd, owned from here on; NULL means out of memory and becomes a 500) with 'status'. Every 503
+ * says when to retry; while stopping, every answer closes its connection so a client or a load balancer that keeps
+ * connections open moves to another replica instead of sending its next request here. */
+static enum MHD_Result respond(struct http *h, struct MHD_Connection *conn, int status, char *body,
+                               const char *allow)
 {
     if (!body) {
         status = 500;
@@ -68,23 +76,31 @@ static enum MHD_Result respond(struct MHD_Connection *conn, int status, char *bo
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (status == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (h->stopping)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
 
-static enum MHD_Result respond_error(struct MHD_Connection *conn, int status, const char *error, const char *allow)
+static enum MHD_Result respond_error(struct http *h, struct MHD_Connection *conn, int status, const char *error,
+                                     const char *allow)
 {
-    return respond(conn, status, reply_error(error, NULL), allow);
+    return respond(h, conn, status, reply_error(error, NULL), allow);
 }
 
+/* GET /: 200 only when a task sent now could be accepted; otherwise 503 with the reason. */
 static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
 {
     if (!bus_is_ready(h->bus))
-        return respond_error(conn, 503, "the message bus (Redis) is not reachable", NULL);
+        return respond_error(h, conn, 503, "the message bus (Redis) is not reachable", NULL);
     if (replica_count_alive(h->events, clock_wall_ms()) == 0)
-        return respond_error(conn, 503, "no events replica is alive", NULL);
-    return respond(conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
+        return respond_error(h, conn, 503, "no events replica is alive", NULL);
+    if ((long)pending_count(h->pending) >= h->cfg.max_in_flight)
+        return respond_error(h, conn, 503, HTTP_TOO_BUSY, NULL);
+    return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
 }
 
 /* The last call of a POST /task or GET /task/{id}: classify, send, suspend. */
@@ -93,22 +109,22 @@ static enum MHD_Result submit(struct http *h, struct request *req)
     char err[TASK_ERR_LEN];
     if (req->route == ROUTE_TASK && req->too_large) {
         snprintf(err, sizeof err, "body is larger than %ld bytes", h->cfg.max_body);
-        return respond_error(req->conn, 413, err, NULL);
+        return respond_error(h, req->conn, 413, err, NULL);
     }
     if ((long)pending_count(h->pending) >= h->cfg.max_in_flight)
-        return respond_error(req->conn, 503, "too many requests in flight; retry later", NULL);
+        return respond_error(h, req->conn, 503, HTTP_TOO_BUSY, NULL);
     int rc;
     if (req->route == ROUTE_TASK) {
         struct task t;
         if (task_classify(req->body ? req->body : "", req->len, &t, err) != 0)
-            return respond_error(req->conn, 400, err, NULL);
+            return respond_error(h, req->conn, 400, err, NULL);
         rc = dispatch_task(h->dispatch, req, &t, err);
         task_clear(&t);
     } else {
         rc = dispatch_history(h->dispatch, req, err);
     }
     if (rc != 0)
-        return respond_error(req->conn, 503, err, NULL);
+        return respond_error(h, req->conn, 503, err, NULL);
     /* Nothing can answer before we return: the bus only delivers from this same loop. */
     MHD_suspend_connection(req->conn);
     return MHD_YES;
@@ -154,7 +170,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 /* Answer before reading a body we would refuse; MHD closes the connection after it. */
                 char err[TASK_ERR_LEN];
                 snprintf(err, sizeof err, "body is larger than %ld bytes", h->cfg.max_body);
-                return respond_error(conn, 413, err, NULL);
+                return respond_error(h, conn, 413, err, NULL);
             }
         }
         return MHD_YES;
@@ -162,14 +178,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->state == REQUEST_DONE) {
         char *body = req->response;
         req->response = NULL;
-        return respond(conn, req->status, body, NULL);
+        return respond(h, conn, req->status, body, NULL);
     }
     if (*upload_data_size) {
-        if (append_body(h, req, upload_data, *upload_data_size) != 0)
+        /* While stopping the body is read (so the 503 reaches the client instead of a reset) but not kept. */
+        if (!h->stopping && append_body(h, req, upload_data, *upload_data_size) != 0)
             return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
+    /* After SIGTERM nothing new is published or suspended: a suspended request would outlive the loop, and
+     * MHD_stop_daemon aborts the process when it finds one. Requests already suspended are answered by main. */
+    if (h->stopping)
+        return respond_error(h, conn, 503, HTTP_SHUTTING_DOWN, NULL);
     char err[TASK_ERR_LEN];
     switch (req->route) {
     case ROUTE_HEALTH:
@@ -179,12 +200,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return submit(h, req);
     case ROUTE_BAD_METHOD:
         snprintf(err, sizeof err, "method %s is not allowed on %s (allowed: %s)", method, url, req->allow);
-        return respond_error(conn, 405, err, req->allow);
+        return respond_error(h, conn, 405, err, req->allow);
     case ROUTE_BAD_ID:
-        return respond_error(conn, 400, "a task id is 1 to 39 characters of letters, digits and '-'", NULL);
+        return respond_error(h, conn, 400, "a task id is 1 to 39 characters of letters, digits and '-'", NULL);
     default:
         snprintf(err, sizeof err, "no route for %s %.100s (routes: GET /, POST /task, GET /task/{id})", method, url);
-        return respond_error(conn, 404, err, NULL);
+        return respond_error(h, conn, 404, err, NULL);
     }
 }
 
@@ -248,6 +269,7 @@ struct http *http_new(struct event_base *base, const struct http_config *cfg, st
 
 void http_quiesce(struct http *h)
 {
+    h->stopping = 1;
     MHD_socket fd = MHD_quiesce_daemon(h->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);

@@ -25,7 +25,9 @@ struct http_config {
 struct http *http_new(struct event_base *base, const struct http_config *cfg, struct bus *bus,
                       struct replica_set *events, struct dispatch *dispatch, struct pending *pending, char *err);
 
-/* Stop accepting connections (shutdown); requests in flight still complete. */
+/* Shutdown: stop accepting connections, and answer every request that arrives from now on (on a connection that was
+ * already open) with 503 at once, neither published nor suspended. Requests suspended before still get their
+ * answer; every answer from now on closes its connection. */
 void http_quiesce(struct http *h);
 
 /* Stop the server. Every pending request must have been answered. NULL-safe. */

@@ -57,7 +57,27 @@ static void on_ready(void *arg)
     registry_beat(((struct app *)arg)->reg);
 }
 
-/* Shutdown, once nothing is in flight or the grace has passed: answer what is left, let MHD send it, leave. */
+/* The dispatcher's window on the world: the Redis bus and the wall clock (a unit test passes a fake instead). */
+static int io_publish(void *ctx, const char *channel, const char *data, size_t len, dispatch_published_fn cb,
+                      void *arg)
+{
+    return bus_publish(ctx, channel, data, len, cb, arg);
+}
+
+static int io_ready(void *ctx)
+{
+    return bus_is_ready(ctx);
+}
+
+static long long io_now(void *ctx)
+{
+    (void)ctx;
+    return clock_wall_ms();
+}
+
+/* Shutdown, once nothing is in flight or the grace has passed: answer what is left, let MHD send it, leave. No
+ * request is suspended after on_stop (http_quiesce makes the handler answer 503 at once), so once this has answered
+ * the pending table no connection is suspended when http_free stops MHD, which would abort the process otherwise. */
 static void finish_stop(void *arg)
 {
     struct app *app = arg;
@@ -75,6 +95,8 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     finish_stop(arg);
 }
 
+/* SIGTERM/SIGINT: refuse new requests (also on open keep-alive connections), leave the registry, and give the
+ * suspended requests SHUTDOWN_GRACE_MS to get their answers. */
 static void on_stop(void *arg)
 {
     struct app *app = arg;
@@ -107,7 +129,8 @@ int main(int argc, char **argv)
     app.reg = registry_new(app.base, app.bus, "frontend", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, NULL, NULL);
     struct replica_set *events = app.reg ? registry_watch(app.reg, "events") : NULL;
     app.pending = pending_new(app.base, timeout_ms, on_timeout, &app);
-    app.dispatch = app.pending && events ? dispatch_new(app.bus, events, app.pending, self_id, timeout_ms) : NULL;
+    struct dispatch_io io = { io_publish, io_ready, io_now, app.bus };
+    app.dispatch = app.pending && events ? dispatch_new(&io, events, app.pending, self_id, timeout_ms) : NULL;
     if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch) {
         fprintf(stderr, "frontend: out of memory at start-up\n");
         return 1;

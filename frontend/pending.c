@@ -95,8 +95,14 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct request *req = arg;
     struct pending *p = req->owner;
-    char error[TASK_ERR_LEN];
-    snprintf(error, sizeof error, "no answer within %ld ms", p->timeout_ms);
+    char error[TASK_ERR_LEN + 128];
+    /* A task may still run after its deadline (it was sent; events or a backend may be slow), so the client must
+     * not read a 504 as "it failed": say where its outcome will be. A history query changes nothing. */
+    if (req->route == ROUTE_HISTORY)
+        snprintf(error, sizeof error, "no answer within %ld ms", p->timeout_ms);
+    else
+        snprintf(error, sizeof error, "no answer within %ld ms; the task may still complete: GET /task/%s shows its "
+                 "outcome", p->timeout_ms, req->id);
     if (p->on_timeout)
         p->on_timeout(req, p->arg);
     pending_answer_request(p, req, 504, reply_error(error, req->route == ROUTE_HISTORY ? req->history_of : req->id));

@@ -1,5 +1,8 @@
 """SIGTERM: a daemon leaves the registry, answers what is in flight, and exits 0."""
+import http.client
+import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -55,6 +58,106 @@ class Shutdown(unittest.TestCase):
         status, reply = result["r"]
         self.assertEqual((status, reply["error"]), (503, "the frontend is shutting down"))
         self.assertEqual(self.stack.registered("frontend"), 0)
+
+
+class KeepAliveShutdown(unittest.TestCase):
+    """A rolling update behind HAProxy: clients keep their connections open across the frontend's SIGTERM. Requests
+    already suspended get their answer (or 503 after the grace); requests that arrive after the signal on those
+    connections get 503 at once, are not published, and close their connection; the frontend exits 0."""
+
+    def start(self, grace_ms):
+        self.stack = harness.Stack(BUILD, env={"TASK_TIMEOUT_MS": "20000", "SHUTDOWN_GRACE_MS": str(grace_ms)})
+        self.stack.start()
+        self.addCleanup(self.stack.stop)
+        self.port = self.stack.frontend_ports[0]
+        self.frontend = next(d for d in self.stack.daemons if d.name.startswith("frontend"))
+        self.backend = next(d for d in self.stack.daemons if d.name.startswith("backend-arithmetic"))
+        self.conns = [http.client.HTTPConnection("127.0.0.1", self.port, timeout=30) for _ in range(6)]
+        for c in self.conns:
+            self.addCleanup(c.close)
+            status, _, _ = self.exchange(c, "GET", "/")
+            self.assertEqual(status, 200)
+
+    @staticmethod
+    def exchange(conn, method, path, body=None):
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        return KeepAliveShutdown.answer(conn)
+
+    @staticmethod
+    def answer(conn):
+        """The response on 'conn': (status, headers, parsed JSON body)."""
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(raw)
+
+    def received(self):
+        return self.stack.mongo().events.count_documents({"type": "received"})
+
+    def stop_backend(self):
+        os.kill(self.backend.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, self.backend.pid, signal.SIGCONT)  # runs before the stack's stop (LIFO)
+
+    def sigterm_frontend(self):
+        self.frontend.p.send_signal(signal.SIGTERM)
+        # It leaves the registry in the same turn of its loop in which it stops taking requests.
+        harness.wait_until("the frontend to leave the registry", lambda: self.stack.registered("frontend") == 0)
+
+    def assert_refused(self, status, headers, reply):
+        self.assertEqual(status, 503, reply)
+        self.assertEqual(reply, {"message": "FAIL", "error": "the frontend is shutting down"})
+        self.assertEqual(headers.get("connection"), "close")
+        self.assertEqual(headers.get("retry-after"), "1")
+
+    def new_requests_are_refused(self, conns):
+        """Send one request of each route on 'conns' (3 idle keep-alive connections): 503, closed, not published."""
+        for conn, (method, path, body) in zip(conns, [("POST", "/task", '{"a1": "x", "a2": "y"}'),
+                                                      ("GET", "/task/abc-1", None), ("GET", "/", None)]):
+            with self.subTest(method=method, path=path):
+                self.assert_refused(*self.exchange(conn, method, path, body))
+
+    def assert_clean_exit(self, sent):
+        self.assertEqual(self.frontend.p.wait(15), 0, self.frontend.tail())
+        with open(self.frontend.log_path, errors="replace") as f:
+            log = f.read()
+        self.assertNotIn("Sanitizer", log)
+        self.assertIn(f"event=stopped sent={sent} ", log)
+
+    def test_in_flight_answered_in_time_and_new_requests_refused(self):
+        self.start(grace_ms=10000)
+        self.stop_backend()
+        self.conns[0].request("POST", "/task", '{"a1": 1, "a2": 2}', {"Content-Type": "application/json"})
+        self.conns[1].request("POST", "/task", '{"m1": 6, "m2": 7}', {"Content-Type": "application/json"})
+        harness.wait_until("two tasks in flight", lambda: self.received() == 2)
+        self.sigterm_frontend()
+        self.new_requests_are_refused(self.conns[2:5])
+        os.kill(self.backend.pid, signal.SIGCONT)
+        for conn, want in [(self.conns[0], "3"), (self.conns[1], "42")]:
+            status, headers, reply = self.answer(conn)
+            self.assertEqual((status, reply["result"]), (200, want), reply)
+            self.assertEqual(headers.get("connection"), "close")
+        self.assert_clean_exit(sent=2)
+        self.assertEqual(self.received(), 2, "a request refused at shutdown reached events")
+
+    def test_in_flight_answered_503_after_the_grace(self):
+        self.start(grace_ms=1500)
+        self.stop_backend()
+        self.conns[0].request("POST", "/task", '{"a1": 1, "a2": 2}', {"Content-Type": "application/json"})
+        harness.wait_until("a task in flight", lambda: self.received() == 1)
+        self.sigterm_frontend()
+        self.new_requests_are_refused(self.conns[1:4])
+        status, headers, reply = self.answer(self.conns[0])
+        self.assertEqual((status, reply["error"]), (503, "the frontend is shutting down"), reply)
+        self.assertEqual((headers.get("connection"), headers.get("retry-after")), ("close", "1"))
+        # The in-flight request was the last thing the frontend waited for: a request sent now lands while it
+        # flushes its answers, the moment it used to suspend a request nobody would resume, and abort.
+        self.assert_refused(*self.exchange(self.conns[4], "POST", "/task", '{"a1": 3, "a2": 4}'))
+        self.assert_clean_exit(sent=1)
+
+    def test_idle_connections_at_sigterm(self):
+        self.start(grace_ms=5000)
+        self.sigterm_frontend()
+        self.new_requests_are_refused(self.conns[0:3])
+        self.assert_clean_exit(sent=0)
 
 
 if __name__ == "__main__":

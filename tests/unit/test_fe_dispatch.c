@@ -1,0 +1,408 @@
+/* In-process tests of the frontend's dispatcher and pending table against a fake bus: every path a request can take
+ * between its publish and its one resume. libmicrohttpd is not linked: MHD_resume_connection is recorded here. */
+#include <event2/event.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dispatch.h"
+#include "log.h"
+#include "msg.h"
+#include "pending.h"
+#include "route.h"
+
+#define FAKE_MAX 16
+
+/* The bus: records what is published and holds each callback until the test delivers Redis's answer. */
+struct fake {
+    int ready, refuse;
+    long long now;
+    int published;
+    char channel[FAKE_MAX][REPLICA_ID_LEN + 16];
+    char *data[FAKE_MAX];
+    dispatch_published_fn cb[FAKE_MAX];
+    void *arg[FAKE_MAX];
+    int delivered;
+};
+
+static int fake_publish(void *ctx, const char *channel, const char *data, size_t len, dispatch_published_fn cb,
+                        void *arg)
+{
+    struct fake *f = ctx;
+    if (f->refuse || f->published == FAKE_MAX)
+        return -1;
+    snprintf(f->channel[f->published], sizeof f->channel[0], "%s", channel);
+    f->data[f->published] = strndup(data, len);
+    f->cb[f->published] = cb;
+    f->arg[f->published] = arg;
+    f->published++;
+    return 0;
+}
+
+static int fake_ready(void *ctx)
+{
+    return ((struct fake *)ctx)->ready;
+}
+
+static long long fake_now(void *ctx)
+{
+    return ((struct fake *)ctx)->now;
+}
+
+/* Redis answers the oldest publish not answered yet: 'receivers' subscribers got it, or -1 (connection lost). */
+static void fake_deliver(struct fake *f, long long receivers)
+{
+    if (!CHECK(f->delivered < f->published))
+        return;
+    int i = f->delivered++;
+    f->cb[i](receivers, f->arg[i]);
+}
+
+static int resumed;
+static struct MHD_Connection *resumed_conn;
+
+void MHD_resume_connection(struct MHD_Connection *connection)
+{
+    resumed++;
+    resumed_conn = connection;
+}
+
+struct env {
+    struct event_base *base;
+    struct fake fake;
+    struct replica_set events;
+    struct pending *pending;
+    struct dispatch *d;
+};
+
+static void on_timeout(struct request *req, void *arg)
+{
+    dispatch_forget(((struct env *)arg)->d, req);
+}
+
+/* A dispatcher over the fake bus with the events replicas 'ids' (NULL-terminated), alive until now + 10 s. */
+static void env_init(struct env *e, long timeout_ms, const char *const *ids)
+{
+    memset(e, 0, sizeof *e);
+    e->base = event_base_new();
+    e->fake.ready = 1;
+    e->fake.now = 1000000;
+    for (; *ids; ids++)
+        replica_set_upsert(&e->events, *ids, e->fake.now + 10000);
+    e->pending = pending_new(e->base, timeout_ms, on_timeout, e);
+    struct dispatch_io io = { fake_publish, fake_ready, fake_now, &e->fake };
+    e->d = dispatch_new(&io, &e->events, e->pending, "frontend-test", timeout_ms);
+    resumed = 0;
+    resumed_conn = NULL;
+}
+
+static void env_free(struct env *e)
+{
+    for (int i = 0; i < e->fake.published; i++)
+        free(e->fake.data[i]);
+    dispatch_free(e->d);
+    pending_free(e->pending);
+    replica_set_clear(&e->events);
+    event_base_free(e->base);
+}
+
+static struct dispatch_stats stats(struct env *e)
+{
+    struct dispatch_stats s;
+    dispatch_get_stats(e->d, &s);
+    return s;
+}
+
+/* A fake connection: only its address is used, to check which request was resumed. */
+static int conns[8];
+#define CONN(i) ((struct MHD_Connection *)&conns[i])
+
+/* Classify 'body' and dispatch it as MHD's last handler call would. Returns the request (freed by done()) and
+ * dispatch_task's result in '*rc'. */
+static struct request *post(struct env *e, struct MHD_Connection *conn, const char *body, int *rc, char *err)
+{
+    struct request *req = request_new(e->pending, conn);
+    req->route = ROUTE_TASK;
+    req->len = strlen(body);
+    req->cap = req->len + 1;
+    req->body = strdup(body);
+    struct task t;
+    *rc = -1;
+    if (CHECK(task_classify(body, req->len, &t, err) == 0)) {
+        *rc = dispatch_task(e->d, req, &t, err);
+        task_clear(&t);
+    }
+    return req;
+}
+
+/* MHD's completion of the request's connection. */
+static void done(struct request *req)
+{
+    request_release(req, 1);
+}
+
+static void answer(struct env *e, const char *fmt, const char *id)
+{
+    char text[512];
+    int n = snprintf(text, sizeof text, fmt, id);
+    dispatch_on_message(text, (size_t)n, e->d);
+}
+
+static void test_answered(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    int rc;
+    struct request *req = post(&e, CONN(0), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_INT_EQ(e.fake.published, 1);
+    CHECK_STR_EQ(e.fake.channel[0], "taskbus:ev-a");
+    CHECK(strstr(e.fake.data[0], req->id) != NULL);
+    CHECK(strstr(e.fake.data[0], "\"replyTo\":\"taskbus:frontend-test\"") != NULL);
+    CHECK_INT_EQ(replica_find(&e.events, "ev-a")->outstanding, 1);
+    CHECK_INT_EQ(pending_count(e.pending), 1);
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
+    CHECK_INT_EQ(resumed, 1);
+    CHECK(resumed_conn == CONN(0));
+    CHECK_INT_EQ(req->status, 200);
+    CHECK(req->response && strstr(req->response, "\"result\":\"3\""));
+    CHECK_INT_EQ(replica_find(&e.events, "ev-a")->outstanding, 0);
+    CHECK_INT_EQ(pending_count(e.pending), 0);
+    CHECK_INT_EQ(stats(&e).sent, 1);
+    CHECK_INT_EQ(stats(&e).answered, 1);
+    /* The same answer again: the request is gone, so it is late, not a second resume. */
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
+    CHECK_INT_EQ(resumed, 1);
+    CHECK_INT_EQ(stats(&e).late, 1);
+    done(req);
+    env_free(&e);
+}
+
+/* PUBLISH reached 0 subscribers: that replica is gone and nobody has the task, so it goes to another one. */
+static void test_zero_receivers_goes_to_another_replica(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", "ev-b", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    int rc;
+    struct request *req = post(&e, CONN(1), "{\"a1\": \"x\", \"a2\": \"y\"}", &rc, err);
+    CHECK_INT_EQ(rc, 0);
+    char first[REPLICA_ID_LEN + 16];
+    snprintf(first, sizeof first, "%s", e.fake.channel[0]);
+    fake_deliver(&e.fake, 0);
+    CHECK_INT_EQ(e.fake.published, 2);
+    CHECK(strcmp(e.fake.channel[1], first) != 0);
+    CHECK(replica_find(&e.events, first + strlen("taskbus:")) == NULL);
+    CHECK_INT_EQ(e.events.len, 1);
+    CHECK_STR_EQ(e.fake.data[1], e.fake.data[0]);
+    CHECK_INT_EQ(stats(&e).redispatched, 1);
+    CHECK_INT_EQ(resumed, 0);
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"xy\"}", req->id);
+    CHECK_INT_EQ(req->status, 200);
+    CHECK_INT_EQ(e.events.items[0].outstanding, 0);
+    done(req);
+
+    /* The last replica vanishes too: nobody is left, so the client hears it at once. */
+    req = post(&e, CONN(2), "{\"a1\": \"x\", \"a2\": \"y\"}", &rc, err);
+    CHECK_INT_EQ(rc, 0);
+    fake_deliver(&e.fake, 0);
+    CHECK_INT_EQ(e.events.len, 0);
+    CHECK_INT_EQ(req->status, 503);
+    CHECK(strstr(req->response, "no events replica could take the request") != NULL);
+    CHECK_INT_EQ(pending_count(e.pending), 0);
+    done(req);
+    env_free(&e);
+}
+
+/* The connection to Redis failed before it answered (-1): a bounded number of retries, never a loop. */
+static void test_bus_failure_is_bounded(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    int rc;
+    struct request *req = post(&e, CONN(3), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    CHECK_INT_EQ(rc, 0);
+    while (e.fake.delivered < e.fake.published && resumed == 0)
+        fake_deliver(&e.fake, -1);
+    CHECK(e.fake.published <= 5);
+    CHECK_INT_EQ(resumed, 1);
+    CHECK_INT_EQ(req->status, 503);
+    CHECK_INT_EQ(replica_find(&e.events, "ev-a")->outstanding, 0);
+    CHECK(replica_find(&e.events, "ev-a") != NULL); /* -1 says nothing about the replica */
+    done(req);
+
+    /* Redis is down for good: the retry cannot even be sent, so the answer comes at once. */
+    int before = e.fake.published;
+    req = post(&e, CONN(4), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    CHECK_INT_EQ(rc, 0);
+    e.fake.refuse = 1;
+    fake_deliver(&e.fake, -1);
+    CHECK_INT_EQ(e.fake.published, before + 1);
+    CHECK_INT_EQ(resumed, 2);
+    CHECK_INT_EQ(req->status, 503);
+    done(req);
+    env_free(&e);
+}
+
+/* Refused before anything is sent: the caller answers 503 itself, nothing is pending or suspended. */
+static void test_refused_before_sending(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    int rc;
+    e.fake.ready = 0;
+    struct request *req = post(&e, CONN(5), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_STR_EQ(err, "the message bus (Redis) is not reachable");
+    done(req);
+    e.fake.ready = 1;
+    e.fake.now += 20000; /* ev-a's heartbeat expired */
+    req = post(&e, CONN(5), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    CHECK_INT_EQ(rc, -1);
+    CHECK_STR_EQ(err, "no events replica is alive");
+    done(req);
+    CHECK_INT_EQ(e.fake.published, 0);
+    CHECK_INT_EQ(pending_count(e.pending), 0);
+    CHECK_INT_EQ(resumed, 0);
+    env_free(&e);
+}
+
+/* Messages that are not answers are dropped (ASan checks that nothing they allocated leaks); a pending request
+ * is not touched by them. */
+static void test_malformed_messages_are_dropped(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    int rc;
+    struct request *req = post(&e, CONN(6), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    fake_deliver(&e.fake, 1);
+    const char *bad[] = {
+        "",
+        "not json",
+        "[1,2]",
+        "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"} trailing",
+        "{\"kind\":\"result\",\"id\":\"%s\",\"replyTo\":\"taskbus:x\",\"origin\":\"o\"}",   /* no status */
+        "{\"kind\":\"result\",\"id\":\"%s\",\"status\":\"200\",\"result\":\"3\"}",
+        "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":3}",
+        "{\"kind\":\"answer\",\"id\":\"%s\",\"status\":200}",
+        "{\"kind\":\"result\",\"status\":200,\"result\":\"3\"}",
+        "{\"kind\":\"task\",\"id\":\"%s\",\"replyTo\":\"taskbus:x\",\"task\":\"NUMBER\",\"subtask\":\"ADD\","
+        "\"operands\":[1,2],\"requestBody\":\"{}\",\"timeoutMs\":100}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        answer(&e, bad[i], req->id);
+    CHECK_INT_EQ(resumed, 0);
+    CHECK_INT_EQ(pending_count(e.pending), 1);
+    CHECK_INT_EQ(stats(&e).answered, 0);
+    CHECK_INT_EQ(stats(&e).late, 0);
+    /* An answer for an id nobody waits for (timed out, or never ours) is counted late. */
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", "0000000000000000-00000000ffff");
+    CHECK_INT_EQ(stats(&e).late, 1);
+    CHECK_INT_EQ(resumed, 0);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
+    CHECK_INT_EQ(req->status, 200);
+    done(req);
+    env_free(&e);
+}
+
+/* A history answer without a status (the format allows it) must not become HTTP status 0. */
+static void test_history(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    for (int i = 0; i < 2; i++) {
+        struct request *req = request_new(e.pending, CONN(7));
+        req->route = ROUTE_HISTORY;
+        snprintf(req->history_of, sizeof req->history_of, "abc-1");
+        CHECK_INT_EQ(dispatch_history(e.d, req, err), 0);
+        CHECK(strstr(e.fake.data[i], "\"requestBody\":\"abc-1\"") != NULL);
+        fake_deliver(&e.fake, 1);
+        if (i == 0) {
+            answer(&e, "{\"kind\":\"history\",\"id\":\"%s\",\"status\":200,\"history\":\"[]\"}", req->id);
+            CHECK_INT_EQ(req->status, 200);
+            CHECK_STR_EQ(req->response, "{\"message\":\"OK\",\"id\":\"abc-1\",\"history\":[]}");
+        } else {
+            answer(&e, "{\"kind\":\"history\",\"id\":\"%s\"}", req->id);
+            CHECK_INT_EQ(req->status, 502);
+            CHECK(strstr(req->response, "\"id\":\"abc-1\"") != NULL);
+        }
+        done(req);
+    }
+    env_free(&e);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    CHECK(!"the deadline never fired");
+    event_base_loopbreak(arg);
+}
+
+static void stop_on_resume(void *arg)
+{
+    event_base_loopbreak(arg);
+}
+
+/* A result that never comes: the deadline answers 504, once, and says the outcome may still come. The publish is
+ * still unanswered when MHD completes the request, so the request must outlive its connection until then. */
+static void test_result_that_never_comes(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 30, ids);
+    pending_on_resume(e.pending, stop_on_resume, e.base);
+    char err[TASK_ERR_LEN];
+    int rc;
+    struct request *req = post(&e, CONN(0), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    CHECK_INT_EQ(rc, 0);
+    struct event *watchdog = evtimer_new(e.base, on_watchdog, e.base);
+    struct timeval tv = { 2, 0 };
+    evtimer_add(watchdog, &tv);
+    event_base_dispatch(e.base);
+    event_free(watchdog);
+    CHECK_INT_EQ(resumed, 1);
+    CHECK_INT_EQ(req->status, 504);
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"message\":\"FAIL\",\"error\":\"no answer within 30 ms; the task may still complete: GET /task/%s "
+             "shows its outcome\",\"id\":\"%s\"}", req->id, req->id);
+    CHECK_STR_EQ(req->response, want);
+    CHECK_INT_EQ(replica_find(&e.events, "ev-a")->outstanding, 0);
+    char id[TASK_ID_LEN];
+    snprintf(id, sizeof id, "%s", req->id);
+    done(req); /* freed only after the publish callback below */
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", id);
+    CHECK_INT_EQ(stats(&e).late, 1);
+    CHECK_INT_EQ(resumed, 1);
+    env_free(&e);
+}
+
+int main(void)
+{
+    log_init("test_fe_dispatch", "-", LOG_ERROR); /* the dropped messages below each log a warning */
+    test_answered();
+    test_zero_receivers_goes_to_another_replica();
+    test_bus_failure_is_bounded();
+    test_refused_before_sending();
+    test_malformed_messages_are_dropped();
+    test_history();
+    test_result_that_never_comes();
+    return check_finish();
+}
