@@ -35,11 +35,13 @@ class FailoverTest(unittest.TestCase):
         self.stack = harness.Stack(harness.BUILD, backends={"arithmetic": 2, "string": 1},
                                    env={"HEARTBEAT_MS": "200", "REPLICA_TTL_MS": "1000",
                                         "TASK_TIMEOUT_MS": "8000"}).start()
+        self.addCleanup(self.stop_stack)          # runs even when the rest of setUp fails
         self.port = self.stack.frontend_ports[0]
         self.events_proc = next(d for d in self.stack.daemons if d.name.startswith("events"))
         self.arith = [d for d in self.stack.daemons if d.name.startswith("backend-arithmetic")]
         self.arith_ids = [self.stack.replica_id(d) for d in self.arith]
         self.pool = ThreadPoolExecutor(max_workers=N)
+        self.addCleanup(self.pool.shutdown, wait=True)
         self.warm_ids = self.warm_up()
 
     def warm_up(self, timeout=20):
@@ -56,11 +58,10 @@ class FailoverTest(unittest.TestCase):
             seen.add(self.stack.history(reply["id"])[-1].get("backend"))
         return ids
 
-    def tearDown(self):
-        self.pool.shutdown(wait=True)
+    def stop_stack(self):
         for d in self.stack.daemons:      # a frozen daemon would not see SIGTERM
             d.thaw()
-        self.stack.stop()
+        self.stack.stop()                 # raises if a daemon exited non-zero (crash, leak)
 
     # ---- helpers
     def post_concurrently(self, indexes):
@@ -90,7 +91,8 @@ class FailoverTest(unittest.TestCase):
         return by_task
 
     def assert_all_ok(self, answers, why):
-        wrong = [(i, s, r) for i, s, r in answers if s != 200 or not isinstance(r, dict) or r.get("result") != expected(i)]
+        wrong = [(i, s, r) for i, s, r in answers
+                 if s != 200 or not isinstance(r, dict) or r.get("result") != expected(i)]
         if wrong:
             self.fail(f"{len(wrong)} of {len(answers)} requests {why} were not answered 200 with the right result: "
                       f"{wrong[:3]}")
