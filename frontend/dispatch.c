@@ -204,27 +204,14 @@ static void check_orphan(void *value, void *arg)
     check_one(value, arg);
 }
 
-struct gather {
-    struct request **items;
-    size_t n;
-};
-
-static void gather_one(void *value, void *arg)
-{
-    struct gather *g = arg;
-    g->items[g->n++] = value;
-}
-
 /* Call 'fn' for every orphan, collected first so 'fn' may unfollow it. */
 static void each_orphan(struct dispatch *d, void (*fn)(void *value, void *arg))
 {
-    struct gather g = { calloc(table_len(d->orphans) + 1, sizeof *g.items), 0 };
-    if (!g.items)
-        return;
-    table_each(d->orphans, gather_one, &g);
-    for (size_t i = 0; i < g.n; i++)
-        fn(g.items[i], d);
-    free(g.items);
+    size_t n = 0;
+    void **items = table_values(d->orphans, &n);
+    for (size_t i = 0; i < n; i++)
+        fn(items[i], d);
+    free(items);
 }
 
 void dispatch_on_refresh(void *arg)

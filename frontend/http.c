@@ -38,7 +38,7 @@ static void http_run(struct http *h)
     MHD_run(h->mhd);
     MHD_UNSIGNED_LONG_LONG ms;
     if (MHD_get_timeout(h->mhd, &ms) == MHD_YES) {
-        struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
+        struct timeval tv = clock_timeval((long)ms);
         evtimer_add(h->timer, &tv);
     }
 }

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "idem_store.h"
 #include "log.h"
+#include "msg.h"
 #include "pending.h"
 #include "registry.h"
 
@@ -113,7 +114,7 @@ static void finish_stop(void *arg)
     event_del(app->grace);
     pending_when_idle(app->pending, NULL, NULL);
     pending_answer_all(app->pending, 503, "the frontend is shutting down");
-    struct timeval tv = { 0, 200000 };
+    struct timeval tv = clock_timeval(200);
     event_base_loopexit(app->base, &tv);
 }
 
@@ -131,7 +132,7 @@ static void on_stop(void *arg)
     struct app *app = arg;
     http_quiesce(app->http);
     registry_leave(app->reg);
-    struct timeval tv = { shutdown_grace_ms / 1000, (shutdown_grace_ms % 1000) * 1000 };
+    struct timeval tv = clock_timeval(shutdown_grace_ms);
     evtimer_add(app->grace, &tv);
     pending_when_idle(app->pending, finish_stop, app);
 }
@@ -140,9 +141,9 @@ int main(int argc, char **argv)
 {
     daemon_configure(argc, argv, "frontend", "HTTP API of taskbus", config, sizeof config / sizeof config[0]);
     const struct daemon_settings *ds = &daemon_settings;
-    char self_id[REPLICA_ID_LEN], channel[REPLICA_ID_LEN + 16], err[256];
+    char self_id[REPLICA_ID_LEN], channel[MSG_CHANNEL_LEN], err[256];
     clock_replica_id("frontend", self_id, sizeof self_id);
-    snprintf(channel, sizeof channel, "taskbus:%s", self_id);
+    msg_channel(channel, self_id);
     log_init("frontend", self_id, ds->log_level);
     long nofile = daemon_raise_nofile();
     if (nofile > 0 && nofile < max_connections + 64)

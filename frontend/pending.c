@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "reply.h"
 #include "route.h"
@@ -56,7 +57,7 @@ struct pending *pending_new(struct event_base *base, long timeout_ms,
         free(p);
         return NULL;
     }
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    struct timeval tv = clock_timeval(timeout_ms);
     p->base = base;
     p->timeout_ms = timeout_ms;
     p->timeout = event_base_init_common_timeout(base, &tv);
@@ -144,27 +145,10 @@ size_t pending_count(const struct pending *p)
     return table_len(p->table);
 }
 
-struct collect {
-    struct request **items;
-    size_t n;
-};
-
-static void collect_one(void *value, void *arg)
-{
-    struct collect *c = arg;
-    c->items[c->n++] = value;
-}
-
-/* Collect the pending requests into a new array ('*n' of them), so callers may change the table. NULL when none
- * or out of memory. */
+/* The pending requests, collected so callers may change the table ('*n' of them; NULL when none). */
 static struct request **collect(struct pending *p, size_t *n)
 {
-    struct collect c = { NULL, 0 };
-    if (table_len(p->table) == 0 || !(c.items = calloc(table_len(p->table), sizeof(struct request *))))
-        return NULL;
-    table_each(p->table, collect_one, &c);
-    *n = c.n;
-    return c.items;
+    return (struct request **)table_values(p->table, n);
 }
 
 void pending_each(struct pending *p, void (*fn)(struct request *req, void *arg), void *arg)

@@ -21,7 +21,7 @@ struct fake {
     int ready, refuse;
     long long now;
     int published;
-    char channel[FAKE_MAX][REPLICA_ID_LEN + 16];
+    char channel[FAKE_MAX][MSG_CHANNEL_LEN];
     char *data[FAKE_MAX];
     dispatch_published_fn cb[FAKE_MAX];
     void *arg[FAKE_MAX];
@@ -226,7 +226,7 @@ static void test_zero_receivers_goes_to_another_replica(void)
     int rc;
     struct request *req = post(&e, CONN(1), "{\"a1\": \"x\", \"a2\": \"y\"}", &rc, err);
     CHECK_INT_EQ(rc, 0);
-    char first[REPLICA_ID_LEN + 16];
+    char first[MSG_CHANNEL_LEN];
     snprintf(first, sizeof first, "%s", e.fake.channel[0]);
     fake_deliver(&e.fake, 0);
     CHECK_INT_EQ(e.fake.published, 2);
