@@ -199,8 +199,10 @@ class Stack:
     # ---- servers
     def start_redis(self):
         self.redis_port = free_port()
+        # An append-only file, as in production: Idempotency-Key claims and kept outcomes must survive a restart
+        # (Redis writes it before it answers, so a killed redis-server loses nothing it acknowledged).
         argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"]
+                "--appendonly", "yes", "--appendfsync", "everysec", "--dir", self.dir, "--daemonize", "no"]
         self.servers.append(Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, "redis.log")))
         wait_until("redis-server", lambda: self._redis_ping())
 
