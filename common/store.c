@@ -15,7 +15,7 @@
 #define STORE_HISTORY_MAX 100
 #define STORE_BACKOFF_MAX_MS 1000
 
-enum item_kind { ITEM_APPEND, ITEM_QUERY };
+enum item_kind { ITEM_APPEND, ITEM_QUERY, ITEM_OUTCOME };
 
 struct item {
     struct item *next;
@@ -25,6 +25,16 @@ struct item {
     long long t0;
     char *task_id;
     store_history_fn cb;
+    store_outcome_fn outcome_cb;
+};
+
+/* One thread and the FIFO it drains: the writer takes appends, the reader queries, so a slow read never holds up
+ * a group commit (FerretDB v1 scans the collection for a lookup). */
+struct lane {
+    pthread_t thread;
+    pthread_cond_t cond;
+    struct item *head, *tail;
+    int started;
 };
 
 /* What the writer hands back to the loop: acknowledgements of one bulk, or one query's answer. */
@@ -34,16 +44,18 @@ struct done {
     unsigned char *dups;           /* per acknowledged record: 1 when its _id was in the log already */
     size_t n;
     char *json;
+    bson_t *doc;
+    int failed;
     char err[STORE_ERR_LEN];
     store_history_fn cb;
+    store_outcome_fn outcome_cb;
     void *ctx;
 };
 
 struct store {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct item *head, *tail;
+    pthread_mutex_t lock;            /* guards both lanes, 'stopping' and 'stats' */
+    struct lane write, read;
+    mongoc_client_pool_t *pool;
     int stopping;
     long long stop_deadline_ms;
     struct store_stats stats;
@@ -82,8 +94,10 @@ static void on_done(void *p, void *arg)
             s->on_acked(d->ctxs[i], d->dups[i], s->arg);
         free(d->ctxs);
         free(d->dups);
-    } else {
+    } else if (d->kind == ITEM_QUERY) {
         d->cb(d->json, d->json ? NULL : d->err, d->ctx);
+    } else {
+        d->outcome_cb(d->doc, d->failed ? d->err : NULL, d->ctx);
     }
     free(d);
 }
@@ -101,7 +115,7 @@ static int backoff_wait(struct store *s, long ms)
     }
     pthread_mutex_lock(&s->lock);
     if (!s->stopping)
-        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+        pthread_cond_timedwait(&s->write.cond, &s->lock, &ts);
     int give_up = s->stopping && clock_mono_ms() >= s->stop_deadline_ms;
     pthread_mutex_unlock(&s->lock);
     return give_up;
@@ -343,29 +357,58 @@ static char *history_json(mongoc_collection_t *coll, const char *task_id, char *
     return json;
 }
 
+/* Find the outcome record of 'task_id'. Returns a copy, or NULL (none, or an error: then '*failed' and 'err'). */
+static bson_t *find_outcome(mongoc_collection_t *coll, const char *task_id, int *failed, char *err)
+{
+    char id[STORE_ID_LEN];
+    bson_error_t error;
+    const bson_t *doc;
+    bson_t *copy = NULL;
+    snprintf(id, sizeof id, STORE_OUTCOME_ID_FMT, task_id);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    if (mongoc_cursor_next(cursor, &doc)) {
+        copy = bson_copy(doc);
+    } else if (mongoc_cursor_error(cursor, &error)) {
+        *failed = 1;
+        snprintf(err, STORE_ERR_LEN, "store query failed: %.200s", error.message);
+    }
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return copy;
+}
+
 static void answer_query(struct store *s, mongoc_collection_t *coll, struct item *it)
 {
     struct done *d = calloc(1, sizeof *d);
     if (!d)
         return;
-    d->kind = ITEM_QUERY;
+    d->kind = it->kind;
     d->cb = it->cb;
+    d->outcome_cb = it->outcome_cb;
     d->ctx = it->ctx;
-    d->json = history_json(coll, it->task_id, d->err);
+    if (it->kind == ITEM_QUERY)
+        d->json = history_json(coll, it->task_id, d->err);
+    else
+        d->doc = find_outcome(coll, it->task_id, &d->failed, d->err);
     if (mailbox_post(s->mailbox, d) != 0) {
         free(d->json);
+        if (d->doc)
+            bson_destroy(d->doc);
         free(d);
     }
 }
 
-/* Take everything queued (or wait for something); returns NULL when stopping and nothing is left. */
-static struct item *take_all(struct store *s)
+/* Take everything queued on 'lane' (or wait for something); returns NULL when stopping and nothing is left. */
+static struct item *take_all(struct store *s, struct lane *lane)
 {
     pthread_mutex_lock(&s->lock);
-    while (!s->head && !s->stopping)
-        pthread_cond_wait(&s->cond, &s->lock);
-    struct item *list = s->head;
-    s->head = s->tail = NULL;
+    while (!lane->head && !s->stopping)
+        pthread_cond_wait(&lane->cond, &s->lock);
+    struct item *list = lane->head;
+    lane->head = lane->tail = NULL;
     pthread_mutex_unlock(&s->lock);
     return list;
 }
@@ -373,56 +416,81 @@ static struct item *take_all(struct store *s)
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
-    /* A pool even for one thread: its background monitor rediscovers a restarted server within ~0.5 s, where a
-     * single-threaded client waits out a 5 s cooldown after every failed server check. */
-    mongoc_client_pool_t *pool = mongoc_client_pool_new(s->uri);
-    mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
-    mongoc_client_t *client = mongoc_client_pool_pop(pool);
+    mongoc_client_t *client = mongoc_client_pool_pop(s->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, s->db, STORE_COLLECTION);
     struct item **batch = calloc((size_t)s->max_batch, sizeof *batch);
     unsigned char *dup = calloc((size_t)s->max_batch, 1);
     struct item *list;
-    while (batch && dup && (list = take_all(s))) {
+    while (batch && dup && (list = take_all(s, &s->write))) {
         size_t n = 0;
         while (list) {
             struct item *it = list;
             list = it->next;
-            if (it->kind == ITEM_APPEND) {
-                batch[n++] = it;
-                if (n < (size_t)s->max_batch && list && list->kind == ITEM_APPEND)
-                    continue;
-                write_appends(s, coll, batch, n, dup);
-                for (size_t i = 0; i < n; i++)
-                    item_free(batch[i]);
-                n = 0;
-            } else {
-                answer_query(s, coll, it);
-                item_free(it);
-            }
+            batch[n++] = it;
+            if (n < (size_t)s->max_batch && list)
+                continue;
+            write_appends(s, coll, batch, n, dup);
+            for (size_t i = 0; i < n; i++)
+                item_free(batch[i]);
+            n = 0;
         }
     }
     free(batch);
     free(dup);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(pool, client);
-    mongoc_client_pool_destroy(pool);
+    mongoc_client_pool_push(s->pool, client);
+    return NULL;
+}
+
+static void *reader_main(void *arg)
+{
+    struct store *s = arg;
+    mongoc_client_t *client = mongoc_client_pool_pop(s->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, s->db, STORE_COLLECTION);
+    struct item *list;
+    while ((list = take_all(s, &s->read))) {
+        while (list) {
+            struct item *it = list;
+            list = it->next;
+            answer_query(s, coll, it);
+            item_free(it);
+        }
+    }
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(s->pool, client);
     return NULL;
 }
 
 static void enqueue(struct store *s, struct item *it)
 {
+    struct lane *lane = it->kind == ITEM_APPEND ? &s->write : &s->read;
     pthread_mutex_lock(&s->lock);
-    if (s->tail)
-        s->tail->next = it;
+    if (lane->tail)
+        lane->tail->next = it;
     else
-        s->head = it;
-    s->tail = it;
+        lane->head = it;
+    lane->tail = it;
     if (it->kind == ITEM_APPEND) {
         s->stats.appended++;
         s->stats.backlog++;
     }
-    pthread_cond_signal(&s->cond);
+    pthread_cond_signal(&lane->cond);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Stop both threads: the writer stores what is queued first (see store_free). */
+static void stop_lanes(struct store *s, long grace_ms)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    s->stop_deadline_ms = clock_mono_ms() + grace_ms;
+    pthread_cond_broadcast(&s->write.cond);
+    pthread_cond_broadcast(&s->read.cond);
+    pthread_mutex_unlock(&s->lock);
+    if (s->write.started)
+        pthread_join(s->write.thread, NULL);
+    if (s->read.started)
+        pthread_join(s->read.thread, NULL);
 }
 
 static mongoc_uri_t *parse_uri(const char *text, char *db, size_t db_len, char *err)
@@ -462,20 +530,31 @@ struct store *store_new(struct event_base *base, const char *uri, long max_batch
     s->on_acked = on_acked;
     s->arg = arg;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
+    pthread_cond_init(&s->write.cond, NULL);
+    pthread_cond_init(&s->read.cond, NULL);
+    /* A pool even for two threads: its background monitor rediscovers a restarted server within ~0.5 s, where a
+     * single-threaded client waits out a 5 s cooldown after every failed server check. */
+    s->pool = mongoc_client_pool_new(s->uri);
     s->mailbox = mailbox_new(base, on_done, s);
-    if (!s->mailbox) {
-        snprintf(err, STORE_ERR_LEN, "cannot create the writer's mailbox");
+    if (!s->pool || !s->mailbox) {
+        snprintf(err, STORE_ERR_LEN, "cannot create the store's client pool or mailbox");
         goto fail_sync;
     }
-    if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
-        snprintf(err, STORE_ERR_LEN, "cannot start the writer thread");
-        mailbox_free(s->mailbox);
+    mongoc_client_pool_set_error_api(s->pool, MONGOC_ERROR_API_VERSION_2);
+    s->write.started = pthread_create(&s->write.thread, NULL, writer_main, s) == 0;
+    s->read.started = s->write.started && pthread_create(&s->read.thread, NULL, reader_main, s) == 0;
+    if (!s->read.started) {
+        snprintf(err, STORE_ERR_LEN, "cannot start the writer and reader threads");
+        stop_lanes(s, 0);
         goto fail_sync;
     }
     return s;
 fail_sync:
-    pthread_cond_destroy(&s->cond);
+    mailbox_free(s->mailbox);
+    if (s->pool)
+        mongoc_client_pool_destroy(s->pool);
+    pthread_cond_destroy(&s->write.cond);
+    pthread_cond_destroy(&s->read.cond);
     pthread_mutex_destroy(&s->lock);
 fail:
     mongoc_uri_destroy(s->uri);
@@ -520,20 +599,31 @@ int store_history(struct store *s, const char *task_id, store_history_fn cb, voi
     return 0;
 }
 
+int store_outcome(struct store *s, const char *task_id, store_outcome_fn cb, void *ctx)
+{
+    struct item *it = calloc(1, sizeof *it);
+    if (!it || !(it->task_id = strdup(task_id))) {
+        free(it);
+        return -1;
+    }
+    it->kind = ITEM_OUTCOME;
+    it->outcome_cb = cb;
+    it->ctx = ctx;
+    enqueue(s, it);
+    return 0;
+}
+
 void store_free(struct store *s, long grace_ms, struct store_stats *final)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = 1;
-    s->stop_deadline_ms = clock_mono_ms() + grace_ms;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
+    stop_lanes(s, grace_ms);
     mailbox_free(s->mailbox);
+    mongoc_client_pool_destroy(s->pool);
     if (final)
         *final = s->stats;
-    pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->write.cond);
+    pthread_cond_destroy(&s->read.cond);
     pthread_mutex_destroy(&s->lock);
     mongoc_uri_destroy(s->uri);
     free(s);

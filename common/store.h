@@ -1,5 +1,6 @@
 /* The event log in MongoDB: an append-only collection written by one writer thread in group commits, and the
- * query for a task's history. The loop thread never calls libmongoc; results come back through a mailbox. */
+ * queries for a task's history or outcome, answered by a reader thread with its own connection so a read never
+ * holds up a write. The loop thread never calls libmongoc; results come back through a mailbox. */
 #ifndef TASKBUS_STORE_H
 #define TASKBUS_STORE_H
 
@@ -31,6 +32,10 @@ typedef void (*store_acked_fn)(void *ctx, int duplicate, void *arg);
  * "[]" when there are none), or NULL with a reason in 'err'. Runs on the loop thread. */
 typedef void (*store_history_fn)(char *json, const char *err, void *ctx);
 
+/* The answer to store_outcome: 'doc' is a copy of the task's outcome record the callee owns (bson_destroy), or NULL
+ * when it has none ('err' NULL) or the query failed ('err' says why). Runs on the loop thread. */
+typedef void (*store_outcome_fn)(bson_t *doc, const char *err, void *ctx);
+
 struct store_stats {
     unsigned long long appended, stored, batches;
     long long max_lag_ms;       /* longest time from store_append to acknowledgement */
@@ -55,6 +60,10 @@ size_t store_backlog(struct store *s);
  * the steps of each handoff are read up to the first missing. 'cb' runs once on the loop thread. Returns 0, or -1
  * when out of memory (then 'cb' never runs). */
 int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx);
+
+/* Read task 'task_id''s outcome record. Like store_history: on the reader thread, never in the way of writes; 'cb'
+ * runs once on the loop thread. Returns 0, or -1 when out of memory (then 'cb' never runs). */
+int store_outcome(struct store *s, const char *task_id, store_outcome_fn cb, void *ctx);
 
 /* Stop the writer after it has stored what is queued (giving up after 'grace_ms' if the server is down, and logging
  * how many records were lost), then free everything. Acknowledgements still due run before it returns. The counters
