@@ -1,4 +1,4 @@
-/* Task answers kept in Redis for handoffs: SET with an expiry, GET. */
+/* Task answers kept in Redis: SET NX GET with an expiry, SET, GET. */
 #include "outcome.h"
 
 #include <hiredis/hiredis.h>
@@ -7,40 +7,73 @@
 
 #include "bus.h"
 
-int outcome_save(struct bus *b, const char *task_id, const char *answer, size_t len, long ttl_s)
-{
-    char key[128];
-    if (ttl_s <= 0)
-        return 0;
-    snprintf(key, sizeof key, OUTCOME_KEY_FMT, task_id);
-    return bus_command(b, NULL, NULL, "SET %s %b EX %ld", key, answer, len, ttl_s);
-}
-
-struct load {
-    outcome_loaded_fn cb;
+/* The caller's callback, carried through hiredis. */
+struct call {
+    outcome_kept_fn kept;
+    outcome_loaded_fn loaded;
     void *arg;
 };
 
+static void key_of(char *key, size_t size, const char *task_id)
+{
+    snprintf(key, size, OUTCOME_KEY_FMT, task_id);
+}
+
+static void on_keep(struct redisReply *reply, void *arg)
+{
+    struct call *c = arg;
+    if (reply && reply->type == REDIS_REPLY_NIL)
+        c->kept(0, NULL, 0, c->arg);
+    else if (reply && reply->type == REDIS_REPLY_STRING)
+        c->kept(1, reply->str, reply->len, c->arg);
+    else
+        c->kept(-1, NULL, 0, c->arg);
+    free(c);
+}
+
+int outcome_keep(struct bus *b, const char *task_id, const char *answer, size_t len, long ttl_s, outcome_kept_fn cb,
+                 void *arg)
+{
+    char key[128];
+    struct call *c = malloc(sizeof *c);
+    if (!c)
+        return -1;
+    *c = (struct call){ .kept = cb, .arg = arg };
+    key_of(key, sizeof key, task_id);
+    if (bus_command(b, on_keep, c, "SET %s %b NX GET EX %ld", key, answer, len, ttl_s) != 0) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
+int outcome_replace(struct bus *b, const char *task_id, const char *answer, size_t len, long ttl_s)
+{
+    char key[128];
+    key_of(key, sizeof key, task_id);
+    return bus_command(b, NULL, NULL, "SET %s %b EX %ld", key, answer, len, ttl_s);
+}
+
 static void on_get(struct redisReply *reply, void *arg)
 {
-    struct load *l = arg;
+    struct call *c = arg;
     if (reply && reply->type == REDIS_REPLY_STRING)
-        l->cb(reply->str, reply->len, l->arg);
+        c->loaded(reply->str, reply->len, c->arg);
     else
-        l->cb(NULL, 0, l->arg);
-    free(l);
+        c->loaded(NULL, 0, c->arg);
+    free(c);
 }
 
 int outcome_load(struct bus *b, const char *task_id, outcome_loaded_fn cb, void *arg)
 {
     char key[128];
-    struct load *l = malloc(sizeof *l);
-    if (!l)
+    struct call *c = malloc(sizeof *c);
+    if (!c)
         return -1;
-    *l = (struct load){ cb, arg };
-    snprintf(key, sizeof key, OUTCOME_KEY_FMT, task_id);
-    if (bus_command(b, on_get, l, "GET %s", key) != 0) {
-        free(l);
+    *c = (struct call){ .loaded = cb, .arg = arg };
+    key_of(key, sizeof key, task_id);
+    if (bus_command(b, on_get, c, "GET %s", key) != 0) {
+        free(c);
         return -1;
     }
     return 0;

@@ -78,28 +78,101 @@ void job_log_step(struct job *job)
     }
 }
 
-void job_finish(struct job *job, int status, const char *result, const char *error)
+/* Stop the job's delivery and deadline: its outcome is being recorded. Returns 0, or -1 when it already was. */
+static int stop(struct job *job)
 {
     if (job->finishing)
-        return;
+        return -1;
     job->finishing = 1;
     delivery_unwait(job);
     delivery_release(job);
     event_del(job->deadline);
-    const char *backend = job->backend[0] ? job->backend : NULL;
+    return 0;
+}
+
+/* Append the outcome record of job->answer; its acknowledgement lets the answer leave. */
+static void record_outcome(struct job *job)
+{
+    const struct msg *a = &job->answer;
     struct record_base b = base_of(job);
+    if (a->status == 200)
+        append(job, record_completed(&b, a->result, a->replica), job);
+    else
+        append(job, record_failed(&b, a->status, a->error, a->replica), job);
+}
+
+/* Parse the answer 'text' another replica kept for this task into job->answer. Returns 1 when it is one. */
+static int adopt(struct job *job, const char *text, size_t len)
+{
+    struct msg m;
+    char err[TASK_ERR_LEN];
+    if (!text || msg_decode(text, len, &m, err) != 0)
+        return 0;
+    if (m.kind != MSG_RESULT || strcmp(m.id, job->id) != 0) {
+        msg_clear(&m);
+        return 0;
+    }
+    m.ref[0] = '\0';
+    msg_clear(&job->answer);
+    job->answer = m;
+    return 1;
+}
+
+static void on_kept(int rc, const char *kept, size_t len, void *arg)
+{
+    struct job *job = arg;
+    job->callbacks--;
+    if (rc == 1 && adopt(job, kept, len)) {
+        /* Another replica finished this task first: its answer is the task's, so it is recorded and answered. */
+        LOG_I("event=outcome_kept_elsewhere task=%s", job->id);
+        job->from_kept = 1;
+    } else if (rc < 0) {
+        LOG_W("event=answer_not_kept task=%s", job->id);
+    }
+    record_outcome(job);
+}
+
+void job_finish(struct job *job, int status, const char *result, const char *error)
+{
+    struct router *r = job->r;
+    if (stop(job) != 0)
+        return;
     job->answer.kind = MSG_RESULT;
     memcpy(job->answer.id, job->id, sizeof job->id);
     job->answer.status = status;
-    job->answer.replica = backend ? strdup(backend) : NULL;
+    job->answer.replica = job->backend[0] ? strdup(job->backend) : NULL;
     if (status == 200) {
         job->answer.result = strdup(result);
-        append(job, record_completed(&b, result, backend), job);
     } else {
         job->answer.error = strdup(error);
-        job->r->stats.failed++;
-        append(job, record_failed(&b, status, error, backend), job);
+        r->stats.failed++;
     }
+    long keep_s = job_keep_s(job);
+    char *text = keep_s > 0 && r->io.outcome_keep ? msg_encode(&job->answer) : NULL;
+    if (text && r->io.outcome_keep(r->io.bus, job->id, text, strlen(text), keep_s, on_kept, job) == 0)
+        job->callbacks++;
+    else
+        record_outcome(job); /* Redis is down (or keeping is off): the log still gets the outcome */
+    free(text);
+}
+
+long job_keep_s(const struct job *job)
+{
+    long ttl = job->r->cfg.outcome_ttl_s;
+    return job->task.keep_s > ttl ? job->task.keep_s : ttl;
+}
+
+int job_adopt(struct job *job, const char *text, size_t len)
+{
+    return adopt(job, text, len);
+}
+
+void job_finish_kept(struct job *job)
+{
+    if (stop(job) != 0)
+        return;
+    job->from_kept = 1;
+    record_outcome(job);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)

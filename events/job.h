@@ -49,6 +49,8 @@ struct job {
     char *join_to[JOB_MAX_JOINS];    /* reply channels of the requests that joined, besides task.reply_to */
     char join_ref[JOB_MAX_JOINS][TASK_ID_LEN];
     int joins;
+    int redeliver;                   /* send again at the next refresh (the bus reconnected) */
+    int from_kept;                   /* the answer is the one kept for the task (outcome.h), not computed here */
 };
 
 /* job.c */
@@ -62,8 +64,18 @@ void job_log_step(struct job *job);
 /* The task 'm' arrived again while in flight: its requester gets the answer too (it does not run again). Returns 1
  * when added, 0 when that requester is already waiting or JOB_MAX_JOINS are. */
 int job_join(struct job *job, const struct msg *m);
-/* Record the outcome; the answer leaves when the store acknowledges it. Runs once per job; later calls do nothing. */
+/* Record the outcome: the answer is kept in Redis first (so a replica that gets the task again finds it whenever
+ * the log has the outcome), then the outcome record is appended; the answer leaves when the store acknowledges it.
+ * Runs once per job; later calls do nothing. */
 void job_finish(struct job *job, int status, const char *result, const char *error);
+/* How long the task's answer is kept in Redis: OUTCOME_TTL_S, or longer when its Idempotency-Key asks. */
+long job_keep_s(const struct job *job);
+/* Make the answer 'text' ('len' bytes; kept for this task by some replica) the job's answer. Returns 1, or 0 when
+ * it is not an answer for this task. */
+int job_adopt(struct job *job, const char *text, size_t len);
+/* Finish with the answer already in job->answer, kept for the task by an earlier replica: the outcome record is
+ * written (again: a duplicate when that replica stored it) before the answer leaves, so the log always has it. */
+void job_finish_kept(struct job *job);
 /* Call the router's idle callback when nothing is in flight. */
 void router_check_idle(struct router *r);
 

@@ -43,6 +43,7 @@ struct app {
     struct store *store;
     struct router *router;
     struct event *grace;
+    int was_ready;
 };
 
 static int io_publish(void *bus, const char *channel, const char *data, size_t len, bus_published_fn cb, void *arg)
@@ -65,9 +66,20 @@ static size_t io_backlog(void *store)
     return store_backlog(store);
 }
 
-static int io_outcome_save(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s)
+static int io_outcome_keep(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s,
+                           outcome_kept_fn cb, void *arg)
 {
-    return outcome_save(bus, task_id, answer, len, ttl_s);
+    return outcome_keep(bus, task_id, answer, len, ttl_s, cb, arg);
+}
+
+static int io_outcome_replace(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s)
+{
+    return outcome_replace(bus, task_id, answer, len, ttl_s);
+}
+
+static int io_outcome_read(void *store, const char *task_id, store_outcome_fn cb, void *ctx)
+{
+    return store_outcome(store, task_id, cb, ctx);
 }
 
 static int io_outcome_load(void *bus, const char *task_id, outcome_loaded_fn cb, void *arg)
@@ -107,9 +119,14 @@ static void on_acked(void *ctx, int duplicate, void *arg)
     router_on_acked(ctx, duplicate, ((struct app *)arg)->router);
 }
 
+/* The bus is up. After a reconnect, results sent meanwhile are lost: tasks out at backends go out again at the
+ * refresh this beat brings. */
 static void on_ready(void *arg)
 {
     struct app *app = arg;
+    if (app->was_ready && app->router)
+        router_on_reconnect(app->router);
+    app->was_ready = 1;
     if (app->reg)
         registry_beat(app->reg);
 }
@@ -170,8 +187,8 @@ int main(int argc, char **argv)
     app.bus = bus_new(app.base, &bc);
     app.reg = registry_new(app.base, app.bus, "events", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,
                            &app);
-    struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog, io_outcome_save,
-                            io_outcome_load };
+    struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog, io_outcome_keep,
+                            io_outcome_replace, io_outcome_load, io_outcome_read };
     struct router_config rc = { map, self_id, { NULL, NULL }, max_jobs, max_backlog, max_attempts, outcome_ttl_s };
     int watched = app.reg != NULL;
     for (int t = TASK_NUMBER; t <= TASK_STRING && watched; t++) {
@@ -194,10 +211,11 @@ int main(int argc, char **argv)
     struct router_stats rs;
     router_get_stats(app.router, &rs);
     LOG_I("event=stopped tasks=%llu answered=%llu failed=%llu refused=%llu redelivered=%llu late_results=%llu "
-          "stale_results=%llu bad_messages=%llu handoffs=%llu answered_from_outcome=%llu records=%llu stored=%llu "
+          "stale_results=%llu bad_messages=%llu handoffs=%llu answered_from_outcome=%llu outcomes_read=%llu "
+          "records=%llu stored=%llu "
           "batches=%llu max_store_lag_ms=%lld",
           rs.tasks, rs.answered, rs.failed, rs.refused, rs.redelivered, rs.late_results, rs.stale_results,
-          rs.bad_messages, rs.handoffs, rs.answered_from_outcome, ss.appended, ss.stored, ss.batches, ss.max_lag_ms);
+          rs.bad_messages, rs.handoffs, rs.answered_from_outcome, rs.outcomes_read, ss.appended, ss.stored, ss.batches, ss.max_lag_ms);
     bus_free(app.bus);
     registry_free(app.reg);
     router_free(app.router);

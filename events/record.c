@@ -2,6 +2,7 @@
 #include "record.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
@@ -68,4 +69,40 @@ bson_t *record_failed(const struct record_base *b, int status, const char *error
     if (backend)
         BSON_APPEND_UTF8(doc, "backend", backend);
     return doc;
+}
+
+/* A copy of the string field 'key' of 'doc', or NULL when it is absent or not a string. */
+static char *dup_utf8(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? strdup(bson_iter_utf8(&it, NULL)) : NULL;
+}
+
+int record_answer(const bson_t *doc, const char *task_id, struct msg *answer)
+{
+    bson_iter_t it;
+    char *type = dup_utf8(doc, "type"), *task = dup_utf8(doc, "task");
+    int ok = type && task && strcmp(task, task_id) == 0 && strlen(task_id) < TASK_ID_LEN &&
+             (strcmp(type, "completed") == 0 || strcmp(type, "failed") == 0) &&
+             bson_iter_init_find(&it, doc, "status") && BSON_ITER_HOLDS_INT32(&it);
+    memset(answer, 0, sizeof *answer);
+    if (ok) {
+        answer->kind = MSG_RESULT;
+        memcpy(answer->id, task_id, strlen(task_id) + 1);
+        answer->status = bson_iter_int32(&it);
+        answer->replica = dup_utf8(doc, "backend");
+        if (answer->replica && !answer->replica[0]) {
+            free(answer->replica);
+            answer->replica = NULL;
+        }
+        if (strcmp(type, "completed") == 0)
+            ok = (answer->result = dup_utf8(doc, "result")) != NULL;
+        else
+            ok = (answer->error = dup_utf8(doc, "error")) != NULL;
+    }
+    free(type);
+    free(task);
+    if (!ok)
+        msg_clear(answer);
+    return ok ? 0 : -1;
 }

@@ -34,4 +34,8 @@ bson_t *record_dispatched(const struct record_base *b, const char *service, cons
 bson_t *record_completed(const struct record_base *b, const char *result, const char *backend);
 bson_t *record_failed(const struct record_base *b, int status, const char *error, const char *backend);
 
+/* Read the answer an outcome record stands for into 'answer' (kind, id, status, result or error, replica; strings
+ * owned by 'answer', free with msg_clear). Returns 0, or -1 when 'doc' is not an outcome record of task 'task_id'. */
+int record_answer(const bson_t *doc, const char *task_id, struct msg *answer);
+
 #endif

@@ -8,6 +8,7 @@
 #include "job.h"
 #include "log.h"
 #include "policy.h"
+#include "record.h"
 
 /* Answer a task we do not take, without logging it: it was never accepted. */
 static void refuse(struct router *r, const struct msg *m, int status, const char *error)
@@ -44,18 +45,10 @@ static void answer_one(struct router *r, struct job *job, const char *channel, c
     free(text);
 }
 
-/* Send the job's answer to its requesters and free the job once nothing refers to it. 'save' keeps the answer in
- * Redis for a replica that gets the task again (outcome.h). */
-static void answer(struct router *r, struct job *job, int save)
+/* Send the job's answer to its requesters and free the job once nothing refers to it. */
+static void answer(struct router *r, struct job *job)
 {
     table_remove(r->jobs, job->id);
-    long keep_s = job->task.keep_s > r->cfg.outcome_ttl_s ? job->task.keep_s : r->cfg.outcome_ttl_s;
-    if (save && keep_s > 0 && r->io.outcome_save) {
-        char *text = msg_encode(&job->answer);
-        if (text)
-            r->io.outcome_save(r->io.bus, job->id, text, strlen(text), keep_s);
-        free(text);
-    }
     answer_one(r, job, job->task.reply_to, job->task.ref);
     for (int i = 0; i < job->joins; i++)
         answer_one(r, job, job->join_to[i], job->join_ref[i]);
@@ -64,55 +57,64 @@ static void answer(struct router *r, struct job *job, int save)
     job_release(job);
 }
 
-/* Replace the job's answer by the answer kept for its task, when 'text' is one. Returns 1 when replaced. */
-static int adopt_answer(struct job *job, const char *text, size_t len)
+/* The outcome another replica stored first is not known here any more: say where it is. */
+static void answer_elsewhere(struct job *job)
 {
-    struct msg m;
-    char err[TASK_ERR_LEN];
-    if (!text || msg_decode(text, len, &m, err) != 0)
-        return 0;
-    if (m.kind != MSG_RESULT || strcmp(m.id, job->id) != 0) {
-        msg_clear(&m);
-        return 0;
-    }
+    char error[TASK_ERR_LEN];
+    snprintf(error, sizeof error, "the outcome was recorded by another events replica; GET /task/%s shows it",
+             job->id);
     msg_clear(&job->answer);
-    job->answer = m;
-    job->answer.ref[0] = '\0';
-    return 1;
+    job->answer = (struct msg){ .kind = MSG_RESULT, .status = 504, .error = strdup(error) };
+    memcpy(job->answer.id, job->id, sizeof job->id);
+    answer(job->r, job);
 }
 
-/* The outcome another replica stored first, for a job whose own outcome was a duplicate. */
-static void on_stored_outcome(const char *text, size_t len, void *arg)
+/* The stored outcome record, read from the log when Redis no longer keeps it. */
+static void on_outcome_read(bson_t *doc, const char *err, void *ctx)
 {
-    struct job *job = arg;
-    char error[TASK_ERR_LEN];
+    struct job *job = ctx;
+    struct msg stored;
     job->callbacks--;
-    if (!adopt_answer(job, text, len)) {
-        snprintf(error, sizeof error, "the outcome was recorded by another events replica and is not known here; "
-                 "GET /task/%s shows it", job->id);
+    if (doc && record_answer(doc, job->id, &stored) == 0) {
+        struct router *r = job->r;
         msg_clear(&job->answer);
-        job->answer = (struct msg){ .kind = MSG_RESULT, .status = 504, .error = strdup(error) };
-        memcpy(job->answer.id, job->id, sizeof job->id);
+        job->answer = stored;
+        r->stats.outcomes_read++;
+        /* Redis kept another answer (or none): from now on it keeps the one the log holds. */
+        char *text = msg_encode(&job->answer);
+        if (text && r->io.outcome_replace)
+            r->io.outcome_replace(r->io.bus, job->id, text, strlen(text), job_keep_s(job));
+        free(text);
+        answer(r, job);
+    } else {
+        if (err)
+            LOG_W("event=outcome_unreadable task=%s error=\"%s\"", job->id, err);
+        answer_elsewhere(job);
     }
-    answer(job->r, job, 0);
+    if (doc)
+        bson_destroy(doc);
 }
 
 void router_on_acked(void *ctx, int duplicate, void *arg)
 {
     struct router *r = arg;
     struct job *job = ctx;
-    if (!duplicate) {
-        answer(r, job, 1);
+    if (!duplicate || job->from_kept) {
+        answer(r, job);
         return;
     }
-    /* The log already held this task's outcome: the stored one stands, so that is what the client must get. */
+    /* The log held another outcome for this task, stored without keeping its answer first (Redis was down for
+     * that replica): the stored one stands, so read it; that is what the client must get. */
     LOG_I("event=outcome_exists task=%s", job->id);
     job->callbacks++;
-    if (!r->io.outcome_load || r->io.outcome_load(r->io.bus, job->id, on_stored_outcome, job) != 0)
-        on_stored_outcome(NULL, 0, job);
+    if (!r->io.outcome_read || r->io.outcome_read(r->io.store, job->id, on_outcome_read, job) != 0) {
+        job->callbacks--;
+        answer_elsewhere(job);
+    }
 }
 
-/* A handed-over task: answer it with its kept outcome when it has one, else run it. */
+/* A handed-over task: when it has a kept answer it finished elsewhere; record its outcome (a duplicate if that
+ * replica stored it) and answer that. Else run it. */
 static void on_probe(const char *text, size_t len, void *arg)
 {
     struct job *job = arg;
@@ -121,14 +123,12 @@ static void on_probe(const char *text, size_t len, void *arg)
         job_release(job);
         return;
     }
-    if (!adopt_answer(job, text, len)) {
+    if (!job_adopt(job, text, len)) {
         delivery_send(job);
         return;
     }
-    job->finishing = 1;
-    event_del(job->deadline);
     job->r->stats.answered_from_outcome++;
-    answer(job->r, job, 0);
+    job_finish_kept(job);
 }
 
 static void on_task(struct router *r, struct msg *m)
@@ -218,8 +218,27 @@ static void check_replica(void *value, void *arg)
 {
     (void)arg;
     struct job *job = value;
-    if (!job->finishing && !job->waiting && job->backend[0] && !replica_find(job->set, job->backend))
+    if (job->finishing || job->waiting || !job->backend[0])
+        return;
+    if (job->redeliver) {
+        job->redeliver = 0;
+        delivery_redeliver(job, "the bus reconnected: its result may be lost");
+    } else if (!replica_find(job->set, job->backend)) {
         delivery_redeliver(job, "replica left the registry");
+    }
+}
+
+static void mark_redeliver(void *value, void *arg)
+{
+    (void)arg;
+    struct job *job = value;
+    if (!job->finishing && job->backend[0])
+        job->redeliver = 1;
+}
+
+void router_on_reconnect(struct router *r)
+{
+    table_each(r->jobs, mark_redeliver, NULL);
 }
 
 void router_on_refresh(void *arg)

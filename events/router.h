@@ -28,8 +28,11 @@ struct router_io {
     int (*append)(void *store, bson_t *doc, void *ctx);
     int (*history)(void *store, const char *task_id, store_history_fn cb, void *ctx);
     size_t (*backlog)(void *store);
-    int (*outcome_save)(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s);
+    int (*outcome_keep)(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s,
+                        outcome_kept_fn cb, void *arg);
+    int (*outcome_replace)(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s);
     int (*outcome_load)(void *bus, const char *task_id, outcome_loaded_fn cb, void *arg);
+    int (*outcome_read)(void *store, const char *task_id, store_outcome_fn cb, void *ctx);
 };
 
 struct router_config {
@@ -44,7 +47,7 @@ struct router_config {
 
 struct router_stats {
     unsigned long long tasks, answered, failed, refused, redelivered, late_results, stale_results, bad_messages,
-        handoffs, answered_from_outcome;
+        handoffs, answered_from_outcome, outcomes_read;
 };
 
 /* Create the router. Returns NULL when out of memory. 'io' (copied), the replica sets and the base must outlive
@@ -62,6 +65,10 @@ void router_on_refresh(void *arg);
 /* The store acknowledged a record appended with a task as its context (its outcome): the task's answer may leave.
  * 'duplicate': another replica had stored the task's outcome first; that one is answered instead. */
 void router_on_acked(void *ctx, int duplicate, void *arg);
+
+/* The bus came back after a disconnect: results sent meanwhile are lost, so every task sent to a backend goes out
+ * again (a new attempt) at the next refresh. */
+void router_on_reconnect(struct router *r);
 
 /* Tasks received and not yet answered. */
 size_t router_in_flight(const struct router *r);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "msg.h"
 #include "router.h"
+#include "store.h"
 
 /* ---- the fake bus: publishes are kept in order and answered when the test says so ---- */
 
@@ -21,9 +22,16 @@ struct published {
     int answered;
 };
 
-struct load {
+/* Redis and store calls the router makes through its function table, answered later by fake_io(). */
+enum op_kind { OP_KEEP, OP_LOAD, OP_READ };
+
+struct op {
+    enum op_kind kind;
     char id[TASK_ID_LEN];
-    outcome_loaded_fn cb;
+    outcome_kept_fn kept;
+    char *text;                 /* OP_KEEP: the answer to keep unless one is kept */
+    outcome_loaded_fn loaded;
+    store_outcome_fn read;
     void *arg;
 };
 
@@ -33,41 +41,118 @@ struct fake_bus {
     int refuse;                 /* bus_publish returns -1 (down or full) */
     char *kept_id[FAKE_MAX], *kept[FAKE_MAX];  /* outcomes kept in "Redis" */
     int n_kept;
-    struct load loads[FAKE_MAX];               /* outcome loads not answered yet */
-    int n_loads;
+    struct op ops[FAKE_MAX];                   /* calls not answered yet */
+    int n_ops;
 };
 
-static int fake_outcome_save(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s)
+/* Outcome records in the "log" before the test: appending one again is acknowledged as a duplicate, and
+ * store_outcome reads them. */
+static bson_t *stored_before[4];
+
+static struct op *new_op(struct fake_bus *b, enum op_kind kind, const char *task_id, void *arg)
+{
+    struct op *op = &b->ops[b->n_ops++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    snprintf(op->id, sizeof op->id, "%s", task_id);
+    op->arg = arg;
+    return op;
+}
+
+static void keep(struct fake_bus *b, const char *task_id, const char *answer)
+{
+    b->kept_id[b->n_kept] = strdup(task_id);
+    b->kept[b->n_kept++] = strdup(answer);
+}
+
+static int fake_outcome_keep(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s,
+                             outcome_kept_fn cb, void *arg)
 {
     struct fake_bus *b = bus;
     (void)ttl_s;
-    b->kept_id[b->n_kept] = strdup(task_id);
-    b->kept[b->n_kept++] = strndup(answer, len);
+    struct op *op = new_op(b, OP_KEEP, task_id, arg);
+    op->kept = cb;
+    op->text = strndup(answer, len);
     return 0;
+}
+
+static int fake_outcome_replace(void *bus, const char *task_id, const char *answer, size_t len, long ttl_s)
+{
+    struct fake_bus *b = bus;
+    (void)ttl_s;
+    for (int k = 0; k < b->n_kept; k++)
+        if (strcmp(b->kept_id[k], task_id) == 0) {
+            free(b->kept[k]);
+            b->kept[k] = strndup(answer, len);
+            return 0;
+        }
+    char *text = strndup(answer, len);
+    keep(b, task_id, text);
+    free(text);
+    return 0;
+}
+
+/* The answer kept for 'task_id', or NULL. */
+static const char *kept_for(struct fake_bus *b, const char *task_id)
+{
+    for (int k = 0; k < b->n_kept; k++)
+        if (strcmp(b->kept_id[k], task_id) == 0)
+            return b->kept[k];
+    return NULL;
 }
 
 static int fake_outcome_load(void *bus, const char *task_id, outcome_loaded_fn cb, void *arg)
 {
-    struct fake_bus *b = bus;
-    struct load *l = &b->loads[b->n_loads++];
-    snprintf(l->id, sizeof l->id, "%s", task_id);
-    l->cb = cb;
-    l->arg = arg;
+    new_op(bus, OP_LOAD, task_id, arg)->loaded = cb;
     return 0;
 }
 
-/* Answer the outcome loads asked so far, from what was kept. */
-static void fake_loads(struct fake_bus *b)
+/* Needs the fixture's bus: set by setup(). */
+static struct fake_bus *reads_go_to;
+
+static int fake_outcome_read(void *store, const char *task_id, store_outcome_fn cb, void *ctx)
 {
-    int n = b->n_loads;
-    b->n_loads = 0;
-    for (int i = 0; i < n; i++) {
+    (void)store;
+    new_op(reads_go_to, OP_READ, task_id, ctx)->read = cb;
+    return 0;
+}
+
+/* The stored outcome record of 'task_id' among stored_before, or NULL. */
+static const bson_t *before(const char *task_id)
+{
+    char id[STORE_ID_LEN];
+    bson_iter_t it;
+    snprintf(id, sizeof id, STORE_OUTCOME_ID_FMT, task_id);
+    for (int k = 0; k < 4 && stored_before[k]; k++)
+        if (bson_iter_init_find(&it, stored_before[k], "_id") && strcmp(bson_iter_utf8(&it, NULL), id) == 0)
+            return stored_before[k];
+    return NULL;
+}
+
+/* Answer every call made so far, and those their callbacks make, in order. */
+static void fake_io(struct fake_bus *b)
+{
+    for (int i = 0; i < b->n_ops; i++) {
+        struct op op = b->ops[i];
         const char *text = NULL;
-        for (int k = 0; k < b->n_kept; k++)
-            if (strcmp(b->kept_id[k], b->loads[i].id) == 0)
-                text = b->kept[k];
-        b->loads[i].cb(text, text ? strlen(text) : 0, b->loads[i].arg);
+        if (op.kind == OP_KEEP) {
+            /* SET NX GET: the first answer kept for a task wins */
+            if ((text = kept_for(b, op.id))) {
+                op.kept(1, text, strlen(text), op.arg);
+            } else {
+                keep(b, op.id, op.text);
+                op.kept(0, NULL, 0, op.arg);
+            }
+            free(op.text);
+        } else if (op.kind == OP_LOAD) {
+            text = kept_for(b, op.id);
+            op.loaded(text, text ? strlen(text) : 0, op.arg);
+        } else {
+            const bson_t *doc = before(op.id);
+            op.read(doc ? bson_copy(doc) : NULL, NULL, op.arg);
+        }
     }
+    b->n_ops = 0;
 }
 
 static int fake_publish(void *bus, const char *channel, const char *data, size_t len, bus_published_fn cb, void *arg)
@@ -123,9 +208,6 @@ struct record {
     int acked;
 };
 
-/* _ids already in the "log" before the test: appending one again is acknowledged as a duplicate. */
-static const char *stored_before[4];
-
 struct fake_store {
     struct record items[FAKE_MAX];
     int n;
@@ -153,9 +235,11 @@ static void fake_ack(struct fake_store *s)
             bson_iter_t it;
             int dup = 0;
             s->items[i].acked = 1;
+            bson_iter_t id;
             for (int k = 0; k < 4 && stored_before[k]; k++)
                 dup |= bson_iter_init_find(&it, s->items[i].doc, "_id") &&
-                       strcmp(bson_iter_utf8(&it, NULL), stored_before[k]) == 0;
+                       bson_iter_init_find(&id, stored_before[k], "_id") &&
+                       strcmp(bson_iter_utf8(&it, NULL), bson_iter_utf8(&id, NULL)) == 0;
             router_on_acked(s->items[i].ctx, dup, s->router);
         }
     }
@@ -219,7 +303,7 @@ static void setup(struct fixture *f, long max_jobs, long max_attempts)
     replica_set_upsert(&f->set, "arith-1", 1LL << 60);
     replica_set_upsert(&f->set, "arith-2", 1LL << 60);
     struct router_io io = { &f->bus, fake_publish, &f->store, fake_append, fake_history, fake_backlog,
-                            fake_outcome_save, fake_outcome_load };
+                            fake_outcome_keep, fake_outcome_replace, fake_outcome_load, fake_outcome_read };
     struct router_config cfg = { .self_id = "events-1", .sets = { &f->set, NULL }, .max_jobs = max_jobs,
                                  .max_backlog = 1000, .max_attempts = max_attempts, .outcome_ttl_s = 60 };
     char err[TASK_ERR_LEN];
@@ -227,13 +311,17 @@ static void setup(struct fixture *f, long max_jobs, long max_attempts)
     CHECK_INT_EQ(taskmap_parse(map, strlen(map), &cfg.map, err), 0);
     f->r = router_new(f->base, &io, &cfg);
     f->store.router = f->r;
+    reads_go_to = &f->bus;
 }
 
 /* As in the daemon: the bus fails what is still pending (its callbacks run) before the router is freed. */
 static void teardown(struct fixture *f)
 {
-    fake_loads(&f->bus);
+    fake_io(&f->bus);
     fake_answer(&f->bus, -1);
+    for (int k = 0; k < 4; k++)
+        if (stored_before[k])
+            bson_destroy(stored_before[k]);
     memset(stored_before, 0, sizeof stored_before);
     router_free(f->r);
     fake_bus_clear(&f->bus);
@@ -268,6 +356,7 @@ static void send_result(struct fixture *f, const char *id, const char *token, co
     snprintf(text, sizeof text, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"%s\","
              "\"replica\":\"arith-1\",\"token\":\"%s\"}", id, result, token);
     deliver(f, text);
+    fake_io(&f->bus); /* Redis keeps the answer; then the outcome record is appended */
 }
 
 static struct router_stats stats(struct fixture *f)
@@ -455,6 +544,7 @@ static void test_attempts_bounded(void)
     send_task(&f, "t-7", 5000);
     fake_answer(&f.bus, 0);
     fake_answer(&f.bus, 0);
+    fake_io(&f.bus);
     CHECK_INT_EQ(f.bus.n, 2);
     CHECK_STR_EQ(rec_str(&f.store, 2, "type"), "failed");
     CHECK_INT_EQ(rec_int(&f.store, 2, "status"), 503);
@@ -474,6 +564,7 @@ static void test_deadline_releases_replica(void)
     fake_answer(&f.bus, 1);
     CHECK_INT_EQ(outstanding(&f), 1);
     event_base_dispatch(f.base); /* runs until the deadline timer, the only event, has fired */
+    fake_io(&f.bus);
     CHECK_STR_EQ(rec_str(&f.store, 1, "type"), "failed");
     CHECK_INT_EQ(rec_int(&f.store, 1, "status"), 504);
     CHECK_INT_EQ(outstanding(&f), 0);
@@ -592,16 +683,21 @@ static void test_handoff_of_a_finished_task(void)
     fake_msg(&f.bus, 0, &task);
     send_result(&f, "t-20", task.token, "15");
     fake_ack(&f.store);
-    CHECK_INT_EQ(f.bus.n_kept, 1);
+    CHECK(kept_for(&f.bus, "t-20") != NULL);
     int records = f.store.n, published = f.bus.n;
     send_handoff(&f, "t-20", 5000, 1); /* a frontend re-sent it after losing this replica: it is here again */
     CHECK_INT_EQ(f.bus.n, published);   /* waits for the kept outcome */
-    fake_loads(&f.bus);
+    fake_io(&f.bus);
+    /* Its outcome record is written again before the answer leaves (a duplicate here): the log always has it. */
+    CHECK_INT_EQ(f.store.n, records + 1);
+    CHECK_STR_EQ(rec_str(&f.store, records, "_id"), "t-20:outcome");
+    CHECK_STR_EQ(rec_str(&f.store, records, "result"), "15");
+    CHECK_INT_EQ(f.bus.n, published);
+    fake_ack(&f.store);
     CHECK_INT_EQ(f.bus.n, published + 1);
     CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
     CHECK_INT_EQ(answer.status, 200);
     CHECK_STR_EQ(answer.result, "15");
-    CHECK_INT_EQ(f.store.n, records);
     CHECK_INT_EQ(stats(&f).answered_from_outcome, 1);
     CHECK_INT_EQ(router_in_flight(f.r), 0);
     msg_clear(&task);
@@ -617,7 +713,7 @@ static void test_handoff_runs(void)
     struct msg task;
     setup(&f, 100, 3);
     send_handoff(&f, "t-21", 5000, 1);
-    fake_loads(&f.bus);
+    fake_io(&f.bus);
     CHECK_INT_EQ(f.bus.n, 1);
     CHECK_STR_EQ(rec_str(&f.store, 0, "_id"), "t-21:100");
     CHECK_INT_EQ(rec_int(&f.store, 0, "handoff"), 1);
@@ -629,38 +725,61 @@ static void test_handoff_runs(void)
     teardown(&f);
 }
 
-/* Two replicas raced on one task and the other stored its outcome first: the stored one is answered (it is what the
- * log says); when it is not kept any more, the client learns the outcome is elsewhere instead of a contradiction. */
+/* Two replicas raced on one task. The first answer kept in Redis is the task's: the second replica records and
+ * answers that one, not its own. When the other replica stored its outcome without keeping it (Redis was down for
+ * it), the log's outcome is read back and answered, and Redis keeps it from then on. */
 static void test_duplicate_outcome(void)
 {
     struct fixture f;
     struct msg task, answer;
     setup(&f, 100, 3);
-    stored_before[0] = "t-22:outcome";
-    fake_outcome_save(&f.bus, "t-22", "{\"kind\":\"result\",\"id\":\"t-22\",\"status\":422,\"error\":\"first\"}", 62, 60);
+    stored_before[0] = BCON_NEW("_id", BCON_UTF8("t-22:outcome"), "task", BCON_UTF8("t-22"), "type",
+                                BCON_UTF8("failed"), "status", BCON_INT32(422), "error", BCON_UTF8("first"));
+    keep(&f.bus, "t-22", "{\"kind\":\"result\",\"id\":\"t-22\",\"status\":422,\"error\":\"first\"}");
     send_task(&f, "t-22", 5000);
     fake_msg(&f.bus, 0, &task);
     send_result(&f, "t-22", task.token, "15");
     fake_ack(&f.store);
-    fake_loads(&f.bus);
+    fake_io(&f.bus);
     CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
     CHECK_INT_EQ(answer.status, 422);
     CHECK_STR_EQ(answer.error, "first");
-    CHECK_INT_EQ(f.bus.n_kept, 1); /* nothing new kept */
+    CHECK_INT_EQ(rec_int(&f.store, 1, "status"), 422); /* it recorded the kept answer, not its own */
     msg_clear(&task);
     msg_clear(&answer);
     teardown(&f);
 
+    /* Not kept in Redis any more (expired, or Redis lost it): read from the log. */
     setup(&f, 100, 3);
-    stored_before[0] = "t-23:outcome";
+    stored_before[0] = BCON_NEW("_id", BCON_UTF8("t-23:outcome"), "task", BCON_UTF8("t-23"), "type",
+                                BCON_UTF8("completed"), "status", BCON_INT32(200), "result", BCON_UTF8("15"),
+                                "backend", BCON_UTF8("arith-9"));
     send_task(&f, "t-23", 5000);
     fake_msg(&f.bus, 0, &task);
     send_result(&f, "t-23", task.token, "15");
     fake_ack(&f.store);
-    fake_loads(&f.bus);
+    fake_io(&f.bus);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 200);
+    CHECK_STR_EQ(answer.result, "15");
+    CHECK_STR_EQ(answer.replica, "arith-9");
+    CHECK_INT_EQ(stats(&f).outcomes_read, 1);
+    CHECK(strstr(kept_for(&f.bus, "t-23"), "arith-9") != NULL); /* Redis now keeps what the log holds */
+    msg_clear(&task);
+    msg_clear(&answer);
+    teardown(&f);
+
+    /* Neither kept nor readable: the client is told where the outcome is, never a contradiction. */
+    setup(&f, 100, 3);
+    stored_before[0] = BCON_NEW("_id", BCON_UTF8("t-24:outcome"));
+    send_task(&f, "t-24", 5000);
+    fake_msg(&f.bus, 0, &task);
+    send_result(&f, "t-24", task.token, "15");
+    fake_ack(&f.store);
+    fake_io(&f.bus);
     CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
     CHECK_INT_EQ(answer.status, 504);
-    CHECK(strstr(answer.error, "GET /task/t-23") != NULL);
+    CHECK(strstr(answer.error, "GET /task/t-24") != NULL);
     msg_clear(&task);
     msg_clear(&answer);
     teardown(&f);
@@ -693,8 +812,37 @@ static void test_join(void)
     teardown(&f);
 }
 
+/* After the bus reconnects, results sent meanwhile may be lost: every task out at a backend goes out again (a new
+ * attempt and token) at the next refresh; the old attempt's result is stale. */
+static void test_redeliver_after_reconnect(void)
+{
+    struct fixture f;
+    struct msg first, second;
+    setup(&f, 100, 3);
+    send_task(&f, "t-40", 5000);
+    fake_answer(&f.bus, 1);
+    fake_msg(&f.bus, 0, &first);
+    router_on_reconnect(f.r);
+    router_on_refresh(f.r);
+    CHECK_INT_EQ(f.bus.n, 2);
+    fake_msg(&f.bus, 1, &second);
+    CHECK(strcmp(first.token, second.token) != 0);
+    CHECK_INT_EQ(rec_int(&f.store, 1, "attempt"), 2);
+    fake_answer(&f.bus, 1);
+    router_on_refresh(f.r); /* once */
+    CHECK_INT_EQ(f.bus.n, 2);
+    send_result(&f, "t-40", first.token, "15");
+    CHECK_INT_EQ(stats(&f).stale_results, 1);
+    send_result(&f, "t-40", second.token, "15");
+    CHECK_STR_EQ(rec_str(&f.store, 2, "type"), "completed");
+    msg_clear(&first);
+    msg_clear(&second);
+    teardown(&f);
+}
+
 int main(void)
 {
+    test_redeliver_after_reconnect();
     test_join();
     test_handoff_of_a_finished_task();
     test_handoff_runs();
