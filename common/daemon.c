@@ -16,12 +16,17 @@ struct daemon_settings daemon_settings;
 static const struct config_var shared[] = {
     { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &daemon_settings.redis_host },
     { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &daemon_settings.redis_port },
-    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000, "registry heartbeat and refresh period",
+    { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000,
+      "registry heartbeat and refresh period; also the Redis watchdog's PING period (a connection silent for two "
+      "periods is dropped and reconnected)",
       &daemon_settings.heartbeat_ms },
     { "REPLICA_TTL_MS", CONFIG_INT, "3000", 100, 600000, "a replica is dead this long after its last heartbeat",
       &daemon_settings.replica_ttl_ms },
     { "BUS_WINDOW", CONFIG_INT, "1024", 1, 1000000, "publishes in flight to Redis before queueing",
       &daemon_settings.bus_window },
+    { "BUS_MAX_QUEUE", CONFIG_INT, "100000", 0, 10000000,
+      "publishes queued locally beyond BUS_WINDOW; past it a publish fails at once (the frontend answers 503)",
+      &daemon_settings.bus_max_queue },
     { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &daemon_settings.log_level_name },
 };
 

@@ -10,10 +10,11 @@
 struct event_base;
 struct daemon_signals;
 
-/* The settings every daemon shares: Redis, the registry's timing, the publish window and the log level. */
+/* The settings every daemon shares: Redis, the registry's timing (also the bus watchdog's period), the publish
+ * window and local queue bound, and the log level. */
 struct daemon_settings {
     const char *redis_host, *log_level_name;
-    long redis_port, heartbeat_ms, replica_ttl_ms, bus_window;
+    long redis_port, heartbeat_ms, replica_ttl_ms, bus_window, bus_max_queue;
     enum log_level log_level;
 };
 
