@@ -149,7 +149,8 @@ class Idempotency(IdempotencyBase):
 
     def test_d_invalid_keys_and_no_key(self):
         """Promise: an Idempotency-Key that is empty, has a space, is not ASCII or is longer than 128 characters gets
-        400 with a JSON error and reaches nobody; 128 characters is fine; without the header nothing is deduplicated."""
+        400 with a JSON error and reaches nobody; 128 characters is fine; a key whose stored record is unreadable gets
+        422 and runs nothing; without the header nothing is deduplicated."""
         bad = [("an empty key", ""), ("a key with a space", "a b"), ("a non-ASCII key", "clé".encode()),
                ("a key of 129 characters", "x" * 129)]
         bodies = []
@@ -157,11 +158,19 @@ class Idempotency(IdempotencyBase):
             bodies.append('{"a1": %d, "a2": 9000}' % n)
             with self.subTest(label):
                 self.assert_error(post(self.port, bodies[-1], key), 400, "Idempotency-Key")
-        longest = new_key("k") + "x" * (128 - len(new_key("k")))
+        longest = new_key("k").ljust(128, "x")
         self.assertEqual(len(longest), 128)
         first = post(self.port, '{"a1": 1, "a2": 127}', longest)
         self.assert_ok(first, "128")
         self.assertEqual(post(self.port, '{"a1": 1, "a2": 127}', longest), first)
+
+        # A record under the key that is not the frontend's (garbage in Redis) is refused, not trusted or overwritten.
+        junk_key = new_key("junk")
+        with self.stack.redis() as r:
+            r.command("SET", f"taskbus:idem:{junk_key}", "not a record\n\"")
+        bodies.append('{"a1": 5, "a2": 9000}')
+        self.assert_error(post(self.port, bodies[-1], junk_key), 422, "cannot read")
+        self.assertEqual(self.idem_record(junk_key), b"not a record\n\"")
 
         no_key = [post(self.port, '{"a1": 2, "a2": 2}') for _ in range(2)]
         ids = [self.assert_ok(a, "4") for a in no_key]
