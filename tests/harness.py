@@ -290,6 +290,30 @@ class Stack:
             s.sendall(f"ZCOUNT taskbus:replicas:{service} {now_ms} +inf\r\n".encode())
             return int(s.recv(64).decode().strip().lstrip(":"))
 
+    def restart_redis(self):
+        """SIGKILL redis-server (by PID) and start a new, empty one on the same port; returns once it answers PING.
+        The daemons are not told: they must notice, reconnect, re-subscribe and re-register on their own."""
+        i, old = next((i, s) for i, s in enumerate(self.servers) if s.name == "redis")
+        old.kill()
+        argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"]
+        n = sum(1 for name in os.listdir(self.dir) if name.startswith("redis"))
+        self.servers[i] = Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, f"redis.{n}.log"))
+        wait_until("the restarted redis-server", lambda: self._redis_ping())
+
+    def stop_daemon(self, proc):
+        """Stop one daemon now (SIGTERM, by PID) and return the fields of its last "event=stopped" log line as a dict
+        (numbers as int): its counters, e.g. a backend's "done" or an events replica's "handoffs". Raises when it
+        exits non-zero or logs no such line. Stack.stop() skips it later (it has exited)."""
+        rc = proc.stop()
+        if rc != 0:
+            raise AssertionError(f"{proc.name} (pid {proc.pid}) exited {rc}:\n{proc.tail()}")
+        with open(proc.log_path, "rb") as f:
+            lines = [line for line in f.read().decode(errors="replace").splitlines() if " event=stopped " in line]
+        if not lines:
+            raise AssertionError(f"{proc.name} logged no event=stopped line:\n{proc.tail()}")
+        return {k: int(v) if v.isdigit() else v for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', lines[-1])}
+
     def dead_daemons(self):
         return [d for d in self.daemons if not d.alive()]
 
