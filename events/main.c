@@ -182,7 +182,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
-                             &app };
+                             &app, ds->heartbeat_ms, ds->bus_max_queue };
     /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
     app.bus = bus_new(app.base, &bc);
     app.reg = registry_new(app.base, app.bus, "events", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,

@@ -194,11 +194,12 @@ class EventsFailover(EventsFailoverBase):
         answers = self.collect(futures)
         ids = self.assert_all_ok(answers, "while an events replica froze and came back")
 
-        # The thawed replica finishes its copies: for each, it either wrote the outcome first, or found it written
-        # (event=outcome_exists) and answered the stored one.
+        # The thawed replica finishes its copies: for each, it either wrote the outcome first, or found the other
+        # replica's answer kept (event=outcome_kept_elsewhere) or stored (event=outcome_exists) and answered that.
         def unfinished():
             with open(frozen.log_path, "rb") as f:
-                seen = set(re.findall(r"event=outcome_exists task=(\S+)", f.read().decode(errors="replace")))
+                seen = set(re.findall(r"event=outcome_(?:exists|kept_elsewhere) task=(\S+)",
+                                      f.read().decode(errors="replace")))
             outcomes = {r["task"]: r["events"] for r in self.stack.mongo().events.find(
                 {"task": {"$in": mine}, "type": {"$in": list(OUTCOMES)}}, {"task": 1, "events": 1})}
             return [t for t in mine if t not in seen and outcomes.get(t) != frozen_id]
