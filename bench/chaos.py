@@ -43,6 +43,7 @@ import time
 import traceback
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True      # no __pycache__ in the checkout
 sys.path.insert(0, os.path.join(TOP, "tests"))
 import harness  # noqa: E402
 import loadcheck  # noqa: E402
@@ -340,7 +341,7 @@ def analyse(requests, tasks, chaos):
         if len(results) > 1:
             wrong.append((q, f"attempts answered different results {sorted(results)}"))
         for a in q.attempts:
-            if a.id is None or a.status is None or a.status >= 500:
+            if a.id is None or not loadcheck.is_final(a.status):
                 continue
             t = tasks.get(a.id)
             if t is None or not t["outcomes"]:
@@ -422,7 +423,7 @@ def analyse(requests, tasks, chaos):
     failed = []
     for q in requests:
         for a in q.attempts:
-            if a.status is None or a.status >= 500:
+            if not loadcheck.is_final(a.status):
                 c = cause_of(a, chaos)
                 causes[c] += 1
                 failed.append((a, q, c))
@@ -643,8 +644,9 @@ def main():
         unexpected = [d for d in stack.daemons if not d.alive() and not getattr(d, "killed_on_purpose", False)]
         for d in unexpected:
             errors.append(f"{d.name} (pid {d.pid}) died on its own (exit {d.p.returncode}):\n{d.tail(10)}")
+        t = time.monotonic()
         n = wait_log_settled(stack)
-        log(f"log: {n:,} records; reading it")
+        log(f"log: {n:,} records, settled in {time.monotonic() - t:.0f} s; reading it")
         t = time.monotonic()
         tasks = read_log(stack)
         log(f"log: read {len(tasks):,} tasks in {time.monotonic() - t:.0f} s")

@@ -9,7 +9,8 @@ Used by bench/chaos.py. Python only (asyncio, raw HTTP/1.1 keep-alive connection
     client:   Client(ports, ...).run() sends requests i = 0, 1, 2, ... from many workers until told to stop. Each
               request carries a fresh uuid4 Idempotency-Key; a 5xx answer or a connection error is retried with the
               same body and key (bounded attempts and time, exponential backoff, Retry-After honoured); a connection
-              error sends the retry to another frontend. A 2xx or 4xx answer is final.
+              error sends the retry to another frontend. A 2xx or 4xx answer is final (408, 409, 425 and
+              429 excepted: they are retried).
     checking: Request.right(), expected_result(), and the figures a caller compares with the store.
 """
 import asyncio
@@ -119,9 +120,13 @@ class Request:
         return len(self.attempts) > 1
 
 
+RETRY_4XX = (408, 409, 425, 429)   # timeout, conflict (the key's first request still runs), too early, too many
+
+
 def is_final(status):
-    """A 2xx or 4xx answer ends a request; 5xx and connection errors (None) are retried."""
-    return status is not None and status < 500
+    """A 2xx or 4xx answer ends a request, except the 4xx that ask for a retry (RETRY_4XX); 5xx and connection errors
+    (None) are retried."""
+    return status is not None and status < 500 and status not in RETRY_4XX
 
 
 # ---------------------------------------------------------------- the client
