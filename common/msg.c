@@ -103,7 +103,8 @@ char *msg_encode(const struct msg *ev)
     obj = cJSON_CreateObject();
     if (!obj || !cJSON_AddStringToObject(obj, "kind", kind_names[ev->kind]) ||
         !cJSON_AddStringToObject(obj, "id", ev->id) || add_string(obj, "replyTo", ev->reply_to) < 0 ||
-        add_string(obj, "origin", ev->origin) < 0 || add_string(obj, "token", ev->token[0] ? ev->token : NULL) < 0)
+        add_string(obj, "origin", ev->origin) < 0 || add_string(obj, "token", ev->token[0] ? ev->token : NULL) < 0 ||
+        add_string(obj, "ref", ev->ref[0] ? ev->ref : NULL) < 0)
         goto out;
     if ((ev->kind == MSG_TASK ? encode_task(obj, ev) : encode_answer(obj, ev)) < 0)
         goto out;
@@ -170,17 +171,24 @@ static int get_channel(const cJSON *obj, struct msg *ev, char *err)
     return 0;
 }
 
-/* Read the optional attempt token into ev->token. Returns 0, or -1 with a reason in 'err'. */
+/* Read the optional name 'field' into the array 'dst' of 'size' bytes. Returns 0, or -1 with a reason in 'err'. */
+static int get_short_name(const cJSON *obj, const char *field, char *dst, size_t size, char *err)
+{
+    char *value = NULL;
+
+    if (get_name(obj, field, 0, size - 1, &value, err) < 0)
+        return -1;
+    if (value)
+        memcpy(dst, value, strlen(value) + 1);
+    free(value);
+    return 0;
+}
+
+/* Read the optional attempt token and request reference. Returns 0, or -1 with a reason in 'err'. */
 static int get_token(const cJSON *obj, struct msg *ev, char *err)
 {
-    char *token = NULL;
-
-    if (get_name(obj, "token", 0, MSG_TOKEN_LEN - 1, &token, err) < 0)
-        return -1;
-    if (token)
-        memcpy(ev->token, token, strlen(token) + 1);
-    free(token);
-    return 0;
+    return get_short_name(obj, "token", ev->token, sizeof ev->token, err) < 0
+               ? -1 : get_short_name(obj, "ref", ev->ref, sizeof ev->ref, err);
 }
 
 /* Read the integer field 'name' of 'obj' into '*out' when it lies in [lo, hi]. A missing field leaves '*out'

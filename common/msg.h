@@ -24,6 +24,8 @@ enum msg_kind {
 struct msg {
     enum msg_kind kind;
     char id[TASK_ID_LEN];       /* the task id (MSG_HISTORY: the query's own id, to correlate the answer) */
+    char ref[TASK_ID_LEN];      /* MSG_TASK from a frontend and MSG_RESULT to it: the request's own correlation id
+                                   when it differs from the task id (a retry joining a task); "" when the same */
     char *reply_to;             /* channel that gets the answer */
     char *origin;               /* frontend replica that holds the HTTP request (travels with the task) */
     struct task task;           /* MSG_TASK only */
@@ -54,7 +56,7 @@ char *msg_encode(const struct msg *ev);
 
 /* Decode a message of 'len' bytes and validate it once, here, so receivers can trust every field they use:
  *   - every kind: a known "kind"; an "id" that passes msg_valid_name (TASK_ID_LEN - 1 characters at most);
- *     "replyTo", when present, is "taskbus:" and a valid name; "origin" and "token" are valid names;
+ *     "replyTo", when present, is "taskbus:" and a valid name; "origin", "token" and "ref" are valid names;
  *   - task: "replyTo", a type, an operation, two operands of that type, "timeoutMs" from 1 to MSG_MAX_TIMEOUT_MS,
  *     "handoff" (optional) from 0 to MSG_MAX_HANDOFF;
  *   - result: "status" 100..599; a 200 carries "result", any other status carries "error";

@@ -99,6 +99,8 @@ void delivery_send(struct job *job)
     msg_channel(channel, rep->id);
     struct msg out = job->task;
     out.reply_to = r->channel;
+    out.ref[0] = '\0';
+    out.handoff = 0;
     new_token(out.token);
     char *text = msg_encode(&out);
     if (!text || r->io.publish(r->io.bus, channel, text, strlen(text), on_published, job) != 0) {

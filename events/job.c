@@ -20,6 +20,8 @@ void router_check_idle(struct router *r)
 
 void job_free(struct job *job)
 {
+    for (int i = 0; i < job->joins; i++)
+        free(job->join_to[i]);
     if (job->deadline)
         event_free(job->deadline);
     msg_clear(&job->task);
@@ -34,6 +36,19 @@ void job_release(struct job *job)
     struct router *r = job->r;
     job_free(job);
     router_check_idle(r);
+}
+
+int job_join(struct job *job, const struct msg *m)
+{
+    if (strcmp(m->reply_to, job->task.reply_to) == 0 && strcmp(m->ref, job->task.ref) == 0)
+        return 0;
+    for (int i = 0; i < job->joins; i++)
+        if (strcmp(m->reply_to, job->join_to[i]) == 0 && strcmp(m->ref, job->join_ref[i]) == 0)
+            return 0;
+    if (job->joins == JOB_MAX_JOINS || !(job->join_to[job->joins] = strdup(m->reply_to)))
+        return 0;
+    memcpy(job->join_ref[job->joins++], m->ref, TASK_ID_LEN);
+    return 1;
 }
 
 static void append(struct job *job, bson_t *doc, void *ctx)

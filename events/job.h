@@ -23,6 +23,9 @@ struct router {
     void *idle_arg;
 };
 
+/* Requests that joined a task in flight (a retry of it): each gets the answer too. */
+#define JOB_MAX_JOINS 4
+
 /* Freed when its answer has left and no publish of ours still refers to it. */
 struct job {
     char id[TASK_ID_LEN];
@@ -43,6 +46,9 @@ struct job {
     struct job *next_waiting;
     struct event *deadline;
     struct msg answer;               /* the outcome, sent once the final record is stored */
+    char *join_to[JOB_MAX_JOINS];    /* reply channels of the requests that joined, besides task.reply_to */
+    char join_ref[JOB_MAX_JOINS][TASK_ID_LEN];
+    int joins;
 };
 
 /* job.c */
@@ -53,6 +59,9 @@ void job_free(struct job *job);
 void job_release(struct job *job);
 /* Log the task's arrival, or a later dispatch, for the attempt just sent (or the arrival alone when none). */
 void job_log_step(struct job *job);
+/* The task 'm' arrived again while in flight: its requester gets the answer too (it does not run again). Returns 1
+ * when added, 0 when that requester is already waiting or JOB_MAX_JOINS are. */
+int job_join(struct job *job, const struct msg *m);
 /* Record the outcome; the answer leaves when the store acknowledges it. Runs once per job; later calls do nothing. */
 void job_finish(struct job *job, int status, const char *result, const char *error);
 /* Call the router's idle callback when nothing is in flight. */

@@ -30,21 +30,34 @@ static void on_answer_published(long long receivers, void *arg)
     job_release(job);
 }
 
-/* Send the job's answer to its frontend and free the job once nothing refers to it. 'save' keeps the answer in
- * Redis for a replica that gets the task again (outcome.h). */
-static void answer(struct router *r, struct job *job, int save)
+/* Publish the job's answer to one requester. */
+static void answer_one(struct router *r, struct job *job, const char *channel, const char *ref)
 {
-    table_remove(r->jobs, job->id);
+    memcpy(job->answer.ref, ref, sizeof job->answer.ref);
     char *text = msg_encode(&job->answer);
-    if (text && save && r->cfg.outcome_ttl_s > 0 && r->io.outcome_save)
-        r->io.outcome_save(r->io.bus, job->id, text, strlen(text), r->cfg.outcome_ttl_s);
     /* The job lives until Redis has the answer: at shutdown the loop stops once no job is left, and an answer
      * still in hiredis's output buffer would never be sent. */
-    if (text && r->io.publish(r->io.bus, job->task.reply_to, text, strlen(text), on_answer_published, job) == 0)
+    if (text && r->io.publish(r->io.bus, channel, text, strlen(text), on_answer_published, job) == 0)
         job->callbacks++;
     else
         LOG_W("event=answer_lost task=%s reason=\"bus down or full\"", job->id);
     free(text);
+}
+
+/* Send the job's answer to its requesters and free the job once nothing refers to it. 'save' keeps the answer in
+ * Redis for a replica that gets the task again (outcome.h). */
+static void answer(struct router *r, struct job *job, int save)
+{
+    table_remove(r->jobs, job->id);
+    if (save && r->cfg.outcome_ttl_s > 0 && r->io.outcome_save) {
+        char *text = msg_encode(&job->answer);
+        if (text)
+            r->io.outcome_save(r->io.bus, job->id, text, strlen(text), r->cfg.outcome_ttl_s);
+        free(text);
+    }
+    answer_one(r, job, job->task.reply_to, job->task.ref);
+    for (int i = 0; i < job->joins; i++)
+        answer_one(r, job, job->join_to[i], job->join_ref[i]);
     r->stats.answered++;
     job->answered = 1;
     job_release(job);
@@ -63,6 +76,7 @@ static int adopt_answer(struct job *job, const char *text, size_t len)
     }
     msg_clear(&job->answer);
     job->answer = m;
+    job->answer.ref[0] = '\0';
     return 1;
 }
 
@@ -119,8 +133,11 @@ static void on_probe(const char *text, size_t len, void *arg)
 static void on_task(struct router *r, struct msg *m)
 {
     char error[TASK_ERR_LEN];
-    if (table_get(r->jobs, m->id)) {
-        LOG_W("event=duplicate_task task=%s", m->id);
+    struct job *running = table_get(r->jobs, m->id);
+    if (running) {
+        /* A retry of a task in flight here (a frontend re-sent it, or a client retried with its Idempotency-Key):
+         * it does not run again; the new requester gets the same answer. */
+        LOG_I("event=task_joined task=%s added=%d", m->id, job_join(running, m));
         return;
     }
     size_t backlog = r->io.backlog ? r->io.backlog(r->io.store) : 0;

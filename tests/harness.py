@@ -5,6 +5,7 @@ kept, and stopped by PID. A daemon that exits non-zero (a crash, or a leak under
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -60,6 +61,79 @@ def http(port, method, path, body=None, content_type="application/json", timeout
         return status, raw.decode(errors="replace")
 
 
+# ---- talking to the bus directly (tests that play a hostile or broken replica)
+
+class Redis:
+    """A minimal RESP client over one raw socket: Debian 12's python3 has no redis module unless python3-redis is
+    installed, and the tests only need a few commands. Arguments are sent as binary-safe bulk strings (str or bytes),
+    so payloads may hold newlines, quotes or megabytes. Use as a context manager, or close()."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def command(self, *args):
+        """Send one command and return its reply: int, bytes (bulk), str (status), list, or None; an error reply is
+        raised as RuntimeError."""
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(out))
+        return self._reply()
+
+    def publish(self, channel, data):
+        """PUBLISH 'data' (str or bytes) on 'channel'; returns how many subscribers received it."""
+        return self.command("PUBLISH", channel, data)
+
+    def _read_line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _read_exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def _reply(self):
+        line = self._read_line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self._read_exact(n + 2)
+            return data[:-2]
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise RuntimeError(f"unexpected reply from redis: {line[:80]!r}")
+
+
 class Proc:
     def __init__(self, name, argv, env, log_path):
         self.name, self.log_path = name, log_path
@@ -93,6 +167,17 @@ class Proc:
     def tail(self, n=30):
         with open(self.log_path, "rb") as f:
             return b"".join(f.readlines()[-n:]).decode(errors="replace")
+
+    def freeze(self):
+        """SIGSTOP the process: it keeps its sockets (Redis still delivers to its subscription) but does nothing."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def thaw(self):
+        """SIGCONT the process (after freeze()); harmless when it runs or is gone."""
+        try:
+            os.kill(self.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
 
 
 class Stack:
@@ -244,6 +329,29 @@ class Stack:
 
     def dead_daemons(self):
         return [d for d in self.daemons if not d.alive()]
+
+    # ---- looking at the bus and the store from the outside
+    def redis(self):
+        """A new raw RESP connection to the stack's redis-server (close it, or use it as a context manager)."""
+        return Redis(self.redis_port)
+
+    def replica_ids(self, service):
+        """The ids of the live replicas of 'service' in the Redis registry (taskbus:replicas:<service>)."""
+        now_ms = int(time.time() * 1000)
+        with self.redis() as r:
+            return [m.decode() for m in r.command("ZRANGEBYSCORE", f"taskbus:replicas:{service}", now_ms, "+inf")]
+
+    def replica_id(self, proc, timeout=10):
+        """The registry id of the daemon 'proc' (ids end in "-<pid>-<8 hex digits>"), once it has registered."""
+        kind = proc.name.split(".")[0]
+        service = kind.split("-", 1)[1] if kind.startswith("backend-") else kind
+        pattern = re.compile(rf"-{proc.pid}-[0-9a-f]{{8}}$")
+        return wait_until(f"{proc.name} (pid {proc.pid}) in the registry",
+                          lambda: next((i for i in self.replica_ids(service) if pattern.search(i)), None), timeout)
+
+    def history(self, task_id):
+        """The records of one task in the store, in seq order."""
+        return list(self.mongo().events.find({"task": task_id}).sort("seq", 1))
 
     def stop(self, check=True):
         """Stop daemons (SIGTERM, by PID), then servers. With 'check', raise if a daemon exited non-zero."""

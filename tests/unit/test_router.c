@@ -666,8 +666,36 @@ static void test_duplicate_outcome(void)
     teardown(&f);
 }
 
+/* A retry that reaches the replica running its task joins it: no second run, and both requesters get the answer,
+ * each under its own reference. */
+static void test_join(void)
+{
+    struct fixture f;
+    struct msg task, first, second;
+    setup(&f, 100, 3);
+    send_task(&f, "t-30", 5000);
+    deliver(&f, "{\"kind\":\"task\",\"id\":\"t-30\",\"ref\":\"r-2\",\"replyTo\":\"taskbus:frontend-2\","
+                "\"task\":\"NUMBER\",\"subtask\":\"ADD\",\"operands\":[5,10],\"timeoutMs\":5000,\"handoff\":1}");
+    CHECK_INT_EQ(f.bus.n, 1);
+    fake_msg(&f.bus, 0, &task);
+    CHECK_STR_EQ(task.ref, "");
+    send_result(&f, "t-30", task.token, "15");
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &first), 0);
+    CHECK_INT_EQ(last_to(&f, "taskbus:frontend-2", &second), 0);
+    CHECK_STR_EQ(first.result, "15");
+    CHECK_STR_EQ(first.ref, "");
+    CHECK_STR_EQ(second.result, "15");
+    CHECK_STR_EQ(second.ref, "r-2");
+    msg_clear(&task);
+    msg_clear(&first);
+    msg_clear(&second);
+    teardown(&f);
+}
+
 int main(void)
 {
+    test_join();
     test_handoff_of_a_finished_task();
     test_handoff_runs();
     test_duplicate_outcome();
