@@ -251,13 +251,14 @@ class RssSampler:
 
 # ---------------------------------------------------------------- the event log
 
-def read_log(stack):
-    """Every record of the log, grouped by task: {task: {"outcomes": [record...], "request": text or None,
-    "records": n}}. Outcomes are the records whose type is completed or failed, whatever their _id."""
+def read_log(stack, only=None):
+    """Every record of the log (or of the tasks in 'only'), grouped by task: {task: {"outcomes": [record...],
+    "request": text or None, "records": n}}. Outcomes are the records whose type is completed or failed, whatever
+    their _id."""
     coll = stack.mongo().events
     tasks = {}
     fields = {"task": 1, "seq": 1, "type": 1, "status": 1, "result": 1, "error": 1, "request": 1}
-    for rec in coll.find({}, fields, batch_size=10000):
+    for rec in coll.find({"task": {"$in": sorted(only)}} if only else {}, fields, batch_size=10000):
         t = tasks.get(rec.get("task"))
         if t is None:
             t = tasks[rec.get("task")] = {"outcomes": [], "request": None, "records": 0}
@@ -650,6 +651,17 @@ def main():
         t = time.monotonic()
         tasks = read_log(stack)
         log(f"log: read {len(tasks):,} tasks in {time.monotonic() - t:.0f} s")
+        # A task seen in an answer but without an outcome yet: look again a while later, so that "lost" never
+        # means "late".
+        candidates = {a.id for q in requests for a in q.attempts
+                      if a.id and not (tasks.get(a.id) or {}).get("outcomes")}
+        if candidates:
+            time.sleep(TASK_TIMEOUT_MS / 1000)
+            again = read_log(stack, candidates)
+            late = sum(1 for tid, t in again.items() if t["outcomes"] and not (tasks.get(tid) or {}).get("outcomes"))
+            tasks.update(again)
+            log(f"log: {len(candidates)} ids seen in answers had no outcome; {late} of them have one "
+                f"{TASK_TIMEOUT_MS / 1000:.0f} s later")
         rss.sample()
     except Exception:
         errors.append(f"the run failed: {traceback.format_exc()}")
