@@ -82,7 +82,7 @@ static void on_stop(void *arg)
 {
     struct app *app = arg;
     registry_leave(app->reg);
-    struct timeval tv = { shutdown_grace_ms / 1000, (shutdown_grace_ms % 1000) * 1000 };
+    struct timeval tv = clock_timeval(shutdown_grace_ms);
     event_base_loopexit(app->base, &tv);
 }
 

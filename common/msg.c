@@ -75,6 +75,8 @@ static int encode_task(cJSON *obj, const struct msg *ev)
         return -1;
     if (ev->handoff > 0 && add_number(obj, "handoff", ev->handoff) < 0)
         return -1;
+    if (ev->keep_s > 0 && add_number(obj, "keepS", (double)ev->keep_s) < 0)
+        return -1;
     return add_number(obj, "timeoutMs", (double)ev->timeout_ms);
 }
 
@@ -275,6 +277,8 @@ static int decode_task(const cJSON *obj, struct msg *ev, char *err)
     if (get_integer(obj, "handoff", 0, 0, MSG_MAX_HANDOFF, &handoff, err) < 0)
         return -1;
     ev->handoff = (int)handoff;
+    if (get_integer(obj, "keepS", 0, 0, MSG_MAX_KEEP_S, &ev->keep_s, err) < 0)
+        return -1;
     return get_integer(obj, "timeoutMs", 1, 1, MSG_MAX_TIMEOUT_MS, &ev->timeout_ms, err);
 }
 

@@ -12,7 +12,8 @@
 #define MSG_TOKEN_LEN 33        /* an attempt token: up to 32 characters plus NUL */
 #define MSG_MAX_TIMEOUT_MS 600000
 #define MSG_MAX_LEN (40L << 20)
-#define MSG_MAX_HANDOFF 99      /* a task is handed to another events replica at most this many times */ /* a bus message larger than this is refused before it is parsed */
+#define MSG_MAX_HANDOFF 99
+#define MSG_MAX_KEEP_S 604800   /* a week */      /* a task is handed to another events replica at most this many times */ /* a bus message larger than this is refused before it is parsed */
 
 enum msg_kind {
     MSG_TASK,     /* frontend -> events, and events -> backend: do this task */
@@ -32,6 +33,8 @@ struct msg {
     char *request;              /* MSG_TASK: the client's body as received, for the log;
                                    MSG_HISTORY query: the id of the task whose history is asked for */
     long timeout_ms;            /* MSG_TASK: the budget left when the message was sent */
+    long keep_s;                /* MSG_TASK from a frontend: keep the answer at least this long (seconds) for
+                                   replays of an Idempotency-Key; 0 for the events replica's default */
     int handoff;                /* MSG_TASK from a frontend: 0 the first time; k > 0 when the task was sent to
                                    another events replica before (it may have records, even an outcome) */
     int status;                 /* MSG_RESULT and MSG_HISTORY answers: the HTTP status to answer with */
@@ -58,7 +61,7 @@ char *msg_encode(const struct msg *ev);
  *   - every kind: a known "kind"; an "id" that passes msg_valid_name (TASK_ID_LEN - 1 characters at most);
  *     "replyTo", when present, is "taskbus:" and a valid name; "origin", "token" and "ref" are valid names;
  *   - task: "replyTo", a type, an operation, two operands of that type, "timeoutMs" from 1 to MSG_MAX_TIMEOUT_MS,
- *     "handoff" (optional) from 0 to MSG_MAX_HANDOFF;
+ *     "handoff" (optional) from 0 to MSG_MAX_HANDOFF, "keepS" (optional) from 0 to MSG_MAX_KEEP_S;
  *   - result: "status" 100..599; a 200 carries "result", any other status carries "error";
  *   - history query (no status): "replyTo" and "requestBody" naming a valid task id; history answer: a 200
  *     carries "history", any other status carries "error".

@@ -69,7 +69,7 @@ void registry_beat(struct registry *r)
     for (size_t i = 0; i < r->n_watched; i++)
         bus_command(r->bus, on_range, &r->watched[i], "ZRANGEBYSCORE %s %lld +inf WITHSCORES",
                     r->watched[i].key, now);
-    struct timeval tv = { r->heartbeat_ms / 1000, (r->heartbeat_ms % 1000) * 1000 };
+    struct timeval tv = clock_timeval(r->heartbeat_ms);
     evtimer_add(r->timer, &tv);
 }
 

@@ -134,3 +134,25 @@ void table_each(const struct table *t, void (*fn)(void *value, void *arg), void 
         if (t->slots[i].key && t->slots[i].key != TOMBSTONE)
             fn(t->slots[i].value, arg);
 }
+
+struct gather {
+    void **values;
+    size_t n;
+};
+
+static void gather_one(void *value, void *arg)
+{
+    struct gather *g = arg;
+    g->values[g->n++] = value;
+}
+
+void **table_values(const struct table *t, size_t *n)
+{
+    struct gather g = { NULL, 0 };
+    *n = 0;
+    if (table_len(t) == 0 || !(g.values = calloc(table_len(t), sizeof *g.values)))
+        return NULL;
+    table_each(t, gather_one, &g);
+    *n = g.n;
+    return g.values;
+}

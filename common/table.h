@@ -28,4 +28,8 @@ size_t table_len(const struct table *t);
 /* Call 'fn' for every value (in no particular order). 'fn' must not change the table. */
 void table_each(const struct table *t, void (*fn)(void *value, void *arg), void *arg);
 
+/* A malloc'd array of the table's values (their number in '*n'), for a caller that changes the table while it
+ * visits them. NULL with '*n' = 0 when the table is empty or memory ran out. */
+void **table_values(const struct table *t, size_t *n);
+
 #endif

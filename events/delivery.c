@@ -101,6 +101,7 @@ void delivery_send(struct job *job)
     out.reply_to = r->channel;
     out.ref[0] = '\0';
     out.handoff = 0;
+    out.keep_s = 0;
     new_token(out.token);
     char *text = msg_encode(&out);
     if (!text || r->io.publish(r->io.bus, channel, text, strlen(text), on_published, job) != 0) {

@@ -128,7 +128,7 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     LOG_W("event=shutdown_abort in_flight=%zu", router_in_flight(app->router));
     router_abort_all(app->router);
     /* If the store never acknowledges, leave anyway a little later. */
-    struct timeval tv = { 2, 0 };
+    struct timeval tv = clock_timeval(2000);
     event_base_loopexit(app->base, &tv);
 }
 
@@ -136,7 +136,7 @@ static void on_stop(void *arg)
 {
     struct app *app = arg;
     registry_leave(app->reg);
-    struct timeval tv = { shutdown_grace_ms / 1000, (shutdown_grace_ms % 1000) * 1000 };
+    struct timeval tv = clock_timeval(shutdown_grace_ms);
     evtimer_add(app->grace, &tv);
     router_when_idle(app->router, on_idle, app);
 }

@@ -49,10 +49,11 @@ static void answer_one(struct router *r, struct job *job, const char *channel, c
 static void answer(struct router *r, struct job *job, int save)
 {
     table_remove(r->jobs, job->id);
-    if (save && r->cfg.outcome_ttl_s > 0 && r->io.outcome_save) {
+    long keep_s = job->task.keep_s > r->cfg.outcome_ttl_s ? job->task.keep_s : r->cfg.outcome_ttl_s;
+    if (save && keep_s > 0 && r->io.outcome_save) {
         char *text = msg_encode(&job->answer);
         if (text)
-            r->io.outcome_save(r->io.bus, job->id, text, strlen(text), r->cfg.outcome_ttl_s);
+            r->io.outcome_save(r->io.bus, job->id, text, strlen(text), keep_s);
         free(text);
     }
     answer_one(r, job, job->task.reply_to, job->task.ref);

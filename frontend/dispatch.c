@@ -1,4 +1,5 @@
-/* Sending tasks and history queries to events replicas, and matching their answers to pending requests. */
+/* Sending tasks and history queries to events replicas, following each task to its outcome, and matching answers
+ * to pending requests. */
 #include "dispatch.h"
 
 #include <stdio.h>
@@ -6,37 +7,44 @@
 #include <string.h>
 
 #include "clock.h"
+#include "idem.h"
 #include "log.h"
 #include "msg.h"
 #include "reply.h"
 #include "route.h"
+#include "table.h"
 
-#define DISPATCH_MAX_ATTEMPTS 4
+#define DISPATCH_MAX_ATTEMPTS 4   /* sends that reached no subscriber before a request is refused */
+#define DISPATCH_MAX_HANDOFFS 8   /* re-sends after losing an events replica before a task is given up */
 
 struct dispatch {
     struct dispatch_io io;
+    struct dispatch_config cfg;
     struct replica_set *events;
     struct pending *pending;
+    struct table *orphans;        /* requests answered 504 whose task is still followed, by correlation id */
     char self_id[REPLICA_ID_LEN];
-    char channel[REPLICA_ID_LEN + 16];
+    char channel[MSG_CHANNEL_LEN];
     char id_prefix[17];
     unsigned long long counter;
-    long timeout_ms;
     struct dispatch_stats stats;
 };
 
-struct dispatch *dispatch_new(const struct dispatch_io *io, struct replica_set *events, struct pending *pending,
-                              const char *self_id, long timeout_ms)
+struct dispatch *dispatch_new(const struct dispatch_io *io, const struct dispatch_config *cfg,
+                              struct replica_set *events, struct pending *pending)
 {
     struct dispatch *d = calloc(1, sizeof *d);
-    if (!d)
+    if (!d || !(d->orphans = table_new())) {
+        free(d);
         return NULL;
+    }
     d->io = *io;
+    d->cfg = *cfg;
     d->events = events;
     d->pending = pending;
-    d->timeout_ms = timeout_ms;
-    snprintf(d->self_id, sizeof d->self_id, "%s", self_id);
-    snprintf(d->channel, sizeof d->channel, "taskbus:%s", self_id);
+    snprintf(d->self_id, sizeof d->self_id, "%s", cfg->self_id);
+    d->cfg.self_id = d->self_id;
+    msg_channel(d->channel, d->self_id);
     unsigned char rnd[8];
     clock_random(rnd, sizeof rnd);
     for (int i = 0; i < 8; i++)
@@ -51,30 +59,49 @@ static void next_id(struct dispatch *d, char *id)
     snprintf(id, TASK_ID_LEN, "%s-%012llx", d->id_prefix, ++d->counter);
 }
 
+/* The live events replica 'id', or NULL. */
+static struct replica *alive(struct dispatch *d, const char *id)
+{
+    struct replica *rep = id[0] ? replica_find(d->events, id) : NULL;
+    return rep && rep->expires_ms > d->io.now(d->io.ctx) ? rep : NULL;
+}
+
+/* Stop counting the request against its events replica (it keeps the replica's name, to know where it went). */
 static void release_replica(struct dispatch *d, struct request *req)
 {
-    struct replica *rep = req->events_id[0] ? replica_find(d->events, req->events_id) : NULL;
+    struct replica *rep = req->counted ? replica_find(d->events, req->events_id) : NULL;
     if (rep && rep->outstanding > 0)
         rep->outstanding--;
-    req->events_id[0] = '\0';
+    req->counted = 0;
 }
 
 static void on_published(long long receivers, void *arg);
 
-/* Publish req->outbound to the least loaded live events replica. Returns 0, or -1 when none can take it. */
-static int send_outbound(struct dispatch *d, struct request *req)
+/* Publish req->outbound to events replica 'prefer' when it is alive, else to the least loaded live one. Returns 0,
+ * or -1 when none can take it. */
+static int send_outbound(struct dispatch *d, struct request *req, const char *prefer)
 {
-    struct replica *rep = replica_pick(d->events, d->io.now(d->io.ctx));
+    struct replica *rep = prefer && prefer[0] ? alive(d, prefer) : NULL;
+    if (!rep)
+        rep = replica_pick(d->events, d->io.now(d->io.ctx));
     if (!rep)
         return -1;
-    char channel[REPLICA_ID_LEN + 16];
-    snprintf(channel, sizeof channel, "taskbus:%s", rep->id);
+    char channel[MSG_CHANNEL_LEN];
+    msg_channel(channel, rep->id);
     if (d->io.publish(d->io.ctx, channel, req->outbound, strlen(req->outbound), on_published, req) != 0)
         return -1;
+    release_replica(d, req);
     snprintf(req->events_id, sizeof req->events_id, "%s", rep->id);
     rep->outstanding++;
+    req->counted = 1;
     req->publishing++;
     return 0;
+}
+
+/* A request that is waiting for its answer, or a task followed after its 504. */
+static int following(const struct request *req)
+{
+    return req->state == REQUEST_WAITING || req->held;
 }
 
 static void on_published(long long receivers, void *arg)
@@ -82,26 +109,151 @@ static void on_published(long long receivers, void *arg)
     struct request *req = arg;
     struct dispatch *d = req->via;
     req->publishing--;
-    if (receivers <= 0 && req->state == REQUEST_WAITING) {
+    if (receivers > 0 || !following(req)) {
+        request_release(req, 0);
+        return;
+    }
+    if (receivers < 0) {
+        /* The bus failed before Redis answered: the message may or may not have arrived. Send it again once the
+         * bus is back (the next refresh); a replica that has it already joins the two. Never a loop here. */
+        release_replica(d, req);
+        req->resend = 1;
+    } else if (req->state == REQUEST_WAITING) {
+        /* That events replica is gone and nobody received the message: another one may take it at once. */
         char error[TASK_ERR_LEN];
-        /* 0: that events replica is gone, nobody received the message, so sending it elsewhere cannot run the
-         * task twice. -1: the bus failed; the retry below fails too until it is back. */
-        if (receivers == 0)
-            replica_set_remove(d->events, req->events_id);
-        else
-            release_replica(d, req);
-        req->events_id[0] = '\0';
+        replica_set_remove(d->events, req->events_id);
+        req->counted = 0;
         d->stats.redispatched++;
-        if (req->attempts++ >= DISPATCH_MAX_ATTEMPTS || send_outbound(d, req) != 0) {
+        if (req->attempts++ >= DISPATCH_MAX_ATTEMPTS || send_outbound(d, req, NULL) != 0) {
             snprintf(error, sizeof error, "no events replica could take the request");
-            pending_answer_request(d->pending, req, 503, reply_error(error, req->id));
+            if (req->idem_key[0] && req->handoff == 0 && req->io_claimed_new)
+                d->io.unclaim(d->io.ctx, req->idem_key);
+            pending_answer_request(d->pending, req, 503, reply_error(error, req->task_id));
         }
+    } else {
+        req->resend = 1;
     }
     request_release(req, 0);
 }
 
-/* Encode 'm' as the request's outbound message, send it, and register the request as pending. */
-static int dispatch_send(struct dispatch *d, struct request *req, struct msg *m, char *err)
+/* Send the task again, as handoff k + 1, to its events replica when it is alive (it may still have the task: then
+ * the request joins it) or to another one. Returns 0, or -1 when it cannot now (it stays marked for the next
+ * refresh). */
+static int resend(struct dispatch *d, struct request *req, const char *why)
+{
+    struct msg m;
+    char err[TASK_ERR_LEN];
+    if (msg_decode(req->outbound, strlen(req->outbound), &m, err) != 0)
+        return -1;
+    if (m.kind == MSG_TASK) {
+        m.handoff = req->handoff < MSG_MAX_HANDOFF ? req->handoff + 1 : MSG_MAX_HANDOFF;
+        m.timeout_ms = d->cfg.timeout_ms;
+    }
+    char *text = msg_encode(&m);
+    msg_clear(&m);
+    if (!text)
+        return -1;
+    char prefer[REPLICA_ID_LEN];
+    snprintf(prefer, sizeof prefer, "%s", req->events_id);
+    free(req->outbound);
+    req->outbound = text;
+    req->resend = 1;
+    if (send_outbound(d, req, prefer) != 0)
+        return -1;
+    req->resend = 0;
+    if (req->route == ROUTE_TASK)
+        req->handoff++;
+    d->stats.resent++;
+    LOG_I("event=resend task=%s from=%s to=%s handoff=%d reason=\"%s\"", req->task_id[0] ? req->task_id : req->id,
+          prefer[0] ? prefer : "-", req->events_id, req->handoff, why);
+    return 0;
+}
+
+/* Stop following a task after its 504 (its outcome came, or it is past its time). */
+static void unfollow(struct dispatch *d, struct request *req)
+{
+    table_remove(d->orphans, req->id);
+    release_replica(d, req);
+    req->held = 0;
+    request_release(req, 0);
+}
+
+/* Re-send what needs it: the bus may have lost its message, or its events replica is gone. */
+static void check_one(struct request *req, void *arg)
+{
+    struct dispatch *d = arg;
+    if (!following(req))
+        return;
+    if (req->held && d->io.now(d->io.ctx) > req->orphan_until_ms) {
+        LOG_W("event=task_unresolved task=%s events=%s reason=\"no outcome seen within the follow time\"",
+              req->task_id, req->events_id);
+        d->stats.unresolved++;
+        unfollow(d, req);
+        return;
+    }
+    if (req->handoff >= DISPATCH_MAX_HANDOFFS)
+        return;
+    if (req->resend)
+        resend(d, req, "the bus failed or reconnected");
+    else if (!alive(d, req->events_id))
+        resend(d, req, "its events replica left the registry");
+}
+
+static void check_orphan(void *value, void *arg)
+{
+    check_one(value, arg);
+}
+
+/* Call 'fn' for every orphan, collected first so 'fn' may unfollow it. */
+static void each_orphan(struct dispatch *d, void (*fn)(void *value, void *arg))
+{
+    size_t n = 0;
+    void **items = table_values(d->orphans, &n);
+    for (size_t i = 0; i < n; i++)
+        fn(items[i], d);
+    free(items);
+}
+
+void dispatch_on_refresh(void *arg)
+{
+    struct dispatch *d = arg;
+    pending_each(d->pending, check_one, d);
+    each_orphan(d, check_orphan);
+}
+
+static void mark_resend(struct request *req, void *arg)
+{
+    (void)arg;
+    if (following(req))
+        req->resend = 1;
+}
+
+static void mark_orphan(void *value, void *arg)
+{
+    mark_resend(value, arg);
+}
+
+void dispatch_on_reconnect(struct dispatch *d)
+{
+    pending_each(d->pending, mark_resend, NULL);
+    each_orphan(d, mark_orphan);
+}
+
+/* Register the request as pending once its message is out. Returns 0, or -1 with a reason in 'err'. */
+static int become_pending(struct dispatch *d, struct request *req, char *err)
+{
+    if (pending_add(d->pending, req) != 0) {
+        /* The message is out; its answer will find no request and be dropped as late. */
+        release_replica(d, req);
+        snprintf(err, TASK_ERR_LEN, "out of memory");
+        return -1;
+    }
+    d->stats.sent++;
+    return 0;
+}
+
+/* Encode 'm' as the request's outbound message. Returns 0, or -1 with a reason in 'err'. */
+static int prepare(struct dispatch *d, struct request *req, struct msg *m, char *err)
 {
     m->reply_to = d->channel;
     m->origin = d->self_id;
@@ -116,29 +268,127 @@ static int dispatch_send(struct dispatch *d, struct request *req, struct msg *m,
         snprintf(err, TASK_ERR_LEN, "the message bus (Redis) is not reachable");
         return -1;
     }
-    if (send_outbound(d, req) != 0) {
+    return 0;
+}
+
+/* Send the prepared request and register it as pending. */
+static int dispatch_send(struct dispatch *d, struct request *req, const char *prefer, char *err)
+{
+    if (send_outbound(d, req, prefer) != 0) {
         snprintf(err, TASK_ERR_LEN, "no events replica is alive");
         return -1;
     }
-    if (pending_add(d->pending, req) != 0) {
-        /* The message is out; its answer will find no request and be dropped as late. */
-        release_replica(d, req);
-        snprintf(err, TASK_ERR_LEN, "out of memory");
-        return -1;
-    }
-    d->stats.sent++;
-    return 0;
+    return become_pending(d, req, err);
+}
+
+/* The task message for 't' from the request's body. */
+static struct msg task_msg(struct dispatch *d, struct request *req, const struct task *t)
+{
+    struct msg m = { .kind = MSG_TASK, .task = *t, .timeout_ms = d->cfg.timeout_ms };
+    memcpy(m.id, req->task_id, sizeof m.id);
+    /* The body is valid UTF-8 JSON without NUL (classification checked it), so it can be logged as a string. */
+    req->body[req->len] = '\0';
+    m.request = req->body;
+    return m;
 }
 
 int dispatch_task(struct dispatch *d, struct request *req, const struct task *t, char *err)
 {
-    struct msg m = { .kind = MSG_TASK, .task = *t, .timeout_ms = d->timeout_ms };
     next_id(d, req->id);
-    memcpy(m.id, req->id, sizeof m.id);
-    /* The body is valid UTF-8 JSON without NUL (classification checked it), so it can be logged as a string. */
-    req->body[req->len] = '\0';
-    m.request = req->body;
-    return dispatch_send(d, req, &m, err);
+    memcpy(req->task_id, req->id, sizeof req->id);
+    struct msg m = task_msg(d, req, t);
+    return prepare(d, req, &m, err) != 0 ? -1 : dispatch_send(d, req, NULL, err);
+}
+
+/* Replay the task 'task_id' that the request's key names: send it as a handoff to the replica that had it (it
+ * joins the request to the task when it still runs it) or, when that one is gone, to another (which answers the
+ * kept outcome, or runs the task when it never reached one). */
+static int replay(struct dispatch *d, struct request *req, const char *task_id, const char *events_id, char *err)
+{
+    struct msg m;
+    if (msg_decode(req->outbound, strlen(req->outbound), &m, err) != 0)
+        return -1;
+    memcpy(req->task_id, task_id, TASK_ID_LEN);
+    memcpy(m.id, task_id, sizeof m.id);
+    memcpy(m.ref, req->id, sizeof m.ref);
+    m.handoff = req->handoff = 1;
+    free(req->outbound);
+    req->outbound = msg_encode(&m);
+    msg_clear(&m);
+    if (!req->outbound) {
+        snprintf(err, TASK_ERR_LEN, "out of memory");
+        return -1;
+    }
+    d->stats.replays++;
+    return dispatch_send(d, req, events_id, err);
+}
+
+static void on_claimed(int rc, const char *stored, void *arg)
+{
+    struct request *req = arg;
+    struct dispatch *d = req->via;
+    char err[TASK_ERR_LEN + IDEM_KEY_MAX], task_id[TASK_ID_LEN], events_id[REPLICA_ID_LEN];
+    int status = 503;
+    req->publishing--;
+    if (rc < 0) {
+        snprintf(err, sizeof err, "the message bus (Redis) is not reachable");
+    } else if (rc == 0) {
+        req->io_claimed_new = 1;
+        if (dispatch_send(d, req, req->events_id, err) == 0)
+            goto out;
+        d->io.unclaim(d->io.ctx, req->idem_key); /* never accepted: a retry may run it */
+    } else {
+        char fp[IDEM_FP_LEN];
+        idem_fingerprint(req->body, req->len, fp);
+        switch (idem_decide(stored, fp, task_id, events_id)) {
+        case IDEM_REPLAY:
+            if (replay(d, req, task_id, events_id, err) == 0)
+                goto out;
+            break;
+        case IDEM_CONFLICT:
+            d->stats.conflicts++;
+            status = 422;
+            memcpy(req->task_id, task_id, sizeof req->task_id);
+            snprintf(err, sizeof err, "Idempotency-Key %s was used with a different body (task %s)", req->idem_key,
+                     task_id);
+            break;
+        case IDEM_CORRUPT:
+            status = 422;
+            snprintf(err, sizeof err, "Idempotency-Key %s has a record this server cannot read", req->idem_key);
+            break;
+        }
+    }
+    pending_answer_request(d->pending, req, status, reply_error(err, status == 422 ? req->task_id : NULL));
+out:
+    request_release(req, 0);
+}
+
+int dispatch_task_keyed(struct dispatch *d, struct request *req, const struct task *t, const char *key, char *err)
+{
+    char fp[IDEM_FP_LEN], value[IDEM_VALUE_LEN];
+    next_id(d, req->id);
+    memcpy(req->task_id, req->id, sizeof req->id);
+    snprintf(req->idem_key, sizeof req->idem_key, "%s", key);
+    struct msg m = task_msg(d, req, t);
+    m.keep_s = d->cfg.idempotency_ttl_s;
+    if (prepare(d, req, &m, err) != 0)
+        return -1;
+    /* The record names the events replica the task will go to, so a replay reaches the replica that runs it. */
+    struct replica *rep = replica_pick(d->events, d->io.now(d->io.ctx));
+    if (!rep) {
+        snprintf(err, TASK_ERR_LEN, "no events replica is alive");
+        return -1;
+    }
+    snprintf(req->events_id, sizeof req->events_id, "%s", rep->id);
+    idem_fingerprint(req->body, req->len, fp);
+    idem_value(fp, req->task_id, rep->id, value);
+    if (d->io.claim(d->io.ctx, key, value, d->cfg.idempotency_ttl_s, on_claimed, req) != 0) {
+        snprintf(err, TASK_ERR_LEN, "the message bus (Redis) is not reachable");
+        return -1;
+    }
+    req->publishing++;
+    req->state = REQUEST_CLAIMING;
+    return 0;
 }
 
 int dispatch_history(struct dispatch *d, struct request *req, char *err)
@@ -146,48 +396,66 @@ int dispatch_history(struct dispatch *d, struct request *req, char *err)
     struct msg m = { .kind = MSG_HISTORY, .request = req->history_of };
     next_id(d, req->id);
     memcpy(m.id, req->id, sizeof m.id);
-    return dispatch_send(d, req, &m, err);
+    return prepare(d, req, &m, err) != 0 ? -1 : dispatch_send(d, req, NULL, err);
 }
 
 void dispatch_forget(struct dispatch *d, struct request *req)
 {
-    release_replica(d, req);
+    /* A task may still be running (its replica is slow, or gone and not yet noticed): follow it until its outcome
+     * comes back, re-sending it if its replica vanishes, so it never stays without one. */
+    if (req->route != ROUTE_TASK || !req->outbound || (long)table_len(d->orphans) >= d->cfg.max_orphans ||
+        table_put(d->orphans, req->id, req) != 0) {
+        if (req->route == ROUTE_TASK)
+            LOG_W("event=task_not_followed task=%s reason=\"too many tasks followed after a 504\"", req->task_id);
+        release_replica(d, req);
+        return;
+    }
+    req->held = 1;
+    req->orphan_until_ms = d->io.now(d->io.ctx) + d->cfg.orphan_ms;
+    d->stats.orphaned++;
+}
+
+size_t dispatch_orphans(const struct dispatch *d)
+{
+    return table_len(d->orphans);
 }
 
 void dispatch_on_message(const char *data, size_t len, void *arg)
 {
     struct dispatch *d = arg;
     struct msg m;
-    char err[TASK_ERR_LEN];
+    char err[TASK_ERR_LEN], quoted[LOG_VALUE_LEN];
     if (msg_decode(data, len, &m, err) != 0) {
-        /* A failed decode leaves 'kind' zeroed (MSG_TASK): log the decoder's reason, not the kind's. */
-        LOG_W("event=bad_message error=\"%s\"", err);
+        LOG_W("event=bad_message error=\"%s\"", log_escape(err, quoted, sizeof quoted));
         goto out;
     }
-    if (m.kind == MSG_TASK) {
-        LOG_W("event=bad_message error=\"a frontend takes no tasks\" id=%s", m.id);
+    if (m.kind == MSG_TASK || (m.kind == MSG_HISTORY && m.status == 0)) {
+        LOG_W("event=bad_message error=\"a frontend takes only answers\" id=%s", m.id);
         goto out;
     }
-    struct request *req = pending_lookup(d->pending, m.id);
+    const char *key = m.ref[0] ? m.ref : m.id;
+    struct request *req = pending_lookup(d->pending, key);
     if (!req) {
-        d->stats.late++;
-        LOG_D("event=late_answer id=%s", m.id);
+        struct request *orphan = table_get(d->orphans, key);
+        if (orphan) {
+            d->stats.resolved++;
+            unfollow(d, orphan);
+        } else {
+            d->stats.late++;
+            LOG_D("event=late_answer id=%s", key);
+        }
         goto out;
     }
     release_replica(d, req);
-    /* A history answer may leave out its status; never hand MHD a status that is not one. */
-    int status = m.status >= 100 && m.status <= 599 ? m.status : 502;
-    const char *id = m.kind == MSG_HISTORY ? req->history_of : req->id;
+    const char *id = m.kind == MSG_HISTORY ? req->history_of : req->task_id;
     char *body;
-    if (m.kind == MSG_HISTORY && status == 200)
-        body = reply_history(id, m.history ? m.history : "[]");
-    else if (status == 200)
-        body = reply_ok(m.result ? m.result : "", id);
-    else if (status != m.status)
-        body = reply_error("the events replica sent an answer without a valid status", id);
+    if (m.kind == MSG_HISTORY && m.status == 200)
+        body = reply_history(id, m.history);
+    else if (m.status == 200)
+        body = reply_ok(m.result, id);
     else
-        body = reply_error(m.error ? m.error : "failed", id);
-    pending_answer_request(d->pending, req, status, body);
+        body = reply_error(m.error, id);
+    pending_answer_request(d->pending, req, m.status, body);
     d->stats.answered++;
 out:
     msg_clear(&m);
@@ -198,7 +466,20 @@ void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *out)
     *out = d->stats;
 }
 
+/* At exit the registry (and its replica sets) may be gone already: only let go of the request. */
+static void drop_orphan(void *value, void *arg)
+{
+    struct request *req = value;
+    (void)arg;
+    req->held = 0;
+    request_release(req, 0);
+}
+
 void dispatch_free(struct dispatch *d)
 {
+    if (!d)
+        return;
+    each_orphan(d, drop_orphan);
+    table_free(d->orphans);
     free(d);
 }

@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "dispatch.h"
+#include "idem.h"
 #include "log.h"
 #include "pending.h"
 #include "reply.h"
@@ -37,7 +38,7 @@ static void http_run(struct http *h)
     MHD_run(h->mhd);
     MHD_UNSIGNED_LONG_LONG ms;
     if (MHD_get_timeout(h->mhd, &ms) == MHD_YES) {
-        struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
+        struct timeval tv = clock_timeval((long)ms);
         evtimer_add(h->timer, &tv);
     }
 }
@@ -116,9 +117,13 @@ static enum MHD_Result submit(struct http *h, struct request *req)
     int rc;
     if (req->route == ROUTE_TASK) {
         struct task t;
+        const char *key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
+        if (key && !idem_key_valid(key))
+            return respond_error(h, req->conn, 400, "Idempotency-Key must be 1 to 128 printable ASCII characters "
+                                 "without spaces", NULL);
         if (task_classify(req->body ? req->body : "", req->len, &t, err) != 0)
             return respond_error(h, req->conn, 400, err, NULL);
-        rc = dispatch_task(h->dispatch, req, &t, err);
+        rc = key ? dispatch_task_keyed(h->dispatch, req, &t, key, err) : dispatch_task(h->dispatch, req, &t, err);
         task_clear(&t);
     } else {
         rc = dispatch_history(h->dispatch, req, err);

@@ -9,12 +9,14 @@
 #include "daemon.h"
 #include "dispatch.h"
 #include "http.h"
+#include "idem_store.h"
 #include "log.h"
+#include "msg.h"
 #include "pending.h"
 #include "registry.h"
 
 static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
-    shutdown_grace_ms;
+    shutdown_grace_ms, follow_ms, idempotency_ttl_s;
 
 static const struct config_var config[] = {
     { "PORT", CONFIG_INT, "4000", 1, 65535, "HTTP port", &port },
@@ -28,6 +30,10 @@ static const struct config_var config[] = {
       &idle_timeout_s },
     { "CONNECTION_MEMORY", CONFIG_INT, "4096", 1024, 1048576,
       "bytes per HTTP connection for headers and buffers (larger headers get 431)", &connection_memory },
+    { "FOLLOW_MS", CONFIG_INT, "60000", 0, 3600000,
+      "after a 504, keep following the task this long (re-sent if its events replica vanishes)", &follow_ms },
+    { "IDEMPOTENCY_TTL_S", CONFIG_INT, "86400", 1, 604800,
+      "an Idempotency-Key is remembered this long (a retry then answers the same task)", &idempotency_ttl_s },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish requests in flight",
       &shutdown_grace_ms },
 };
@@ -40,6 +46,7 @@ struct app {
     struct dispatch *dispatch;
     struct http *http;
     struct event *grace;
+    int was_ready;
 };
 
 static void on_message(const char *data, size_t len, void *arg)
@@ -52,9 +59,22 @@ static void on_timeout(struct request *req, void *arg)
     dispatch_forget(((struct app *)arg)->dispatch, req);
 }
 
+/* The bus is up: announce ourselves. After a reconnect, answers sent while it was down are lost, so every task in
+ * flight is re-sent at the refresh this beat brings. */
 static void on_ready(void *arg)
 {
-    registry_beat(((struct app *)arg)->reg);
+    struct app *app = arg;
+    if (app->was_ready && app->dispatch)
+        dispatch_on_reconnect(app->dispatch);
+    app->was_ready = 1;
+    registry_beat(app->reg);
+}
+
+static void on_refresh(void *arg)
+{
+    struct app *app = arg;
+    if (app->dispatch)
+        dispatch_on_refresh(app->dispatch);
 }
 
 /* The dispatcher's window on the world: the Redis bus and the wall clock (a unit test passes a fake instead). */
@@ -75,6 +95,16 @@ static long long io_now(void *ctx)
     return clock_wall_ms();
 }
 
+static int io_claim(void *ctx, const char *key, const char *value, long ttl_s, dispatch_claimed_fn cb, void *arg)
+{
+    return idem_store_claim(ctx, key, value, ttl_s, cb, arg);
+}
+
+static int io_unclaim(void *ctx, const char *key)
+{
+    return idem_store_release(ctx, key);
+}
+
 /* Shutdown, once nothing is in flight or the grace has passed: answer what is left, let MHD send it, leave. No
  * request is suspended after on_stop (http_quiesce makes the handler answer 503 at once), so once this has answered
  * the pending table no connection is suspended when http_free stops MHD, which would abort the process otherwise. */
@@ -84,7 +114,7 @@ static void finish_stop(void *arg)
     event_del(app->grace);
     pending_when_idle(app->pending, NULL, NULL);
     pending_answer_all(app->pending, 503, "the frontend is shutting down");
-    struct timeval tv = { 0, 200000 };
+    struct timeval tv = clock_timeval(200);
     event_base_loopexit(app->base, &tv);
 }
 
@@ -102,7 +132,7 @@ static void on_stop(void *arg)
     struct app *app = arg;
     http_quiesce(app->http);
     registry_leave(app->reg);
-    struct timeval tv = { shutdown_grace_ms / 1000, (shutdown_grace_ms % 1000) * 1000 };
+    struct timeval tv = clock_timeval(shutdown_grace_ms);
     evtimer_add(app->grace, &tv);
     pending_when_idle(app->pending, finish_stop, app);
 }
@@ -111,9 +141,9 @@ int main(int argc, char **argv)
 {
     daemon_configure(argc, argv, "frontend", "HTTP API of taskbus", config, sizeof config / sizeof config[0]);
     const struct daemon_settings *ds = &daemon_settings;
-    char self_id[REPLICA_ID_LEN], channel[REPLICA_ID_LEN + 16], err[256];
+    char self_id[REPLICA_ID_LEN], channel[MSG_CHANNEL_LEN], err[256];
     clock_replica_id("frontend", self_id, sizeof self_id);
-    snprintf(channel, sizeof channel, "taskbus:%s", self_id);
+    msg_channel(channel, self_id);
     log_init("frontend", self_id, ds->log_level);
     long nofile = daemon_raise_nofile();
     if (nofile > 0 && nofile < max_connections + 64)
@@ -126,11 +156,13 @@ int main(int argc, char **argv)
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
                              &app };
     app.bus = bus_new(app.base, &bc);
-    app.reg = registry_new(app.base, app.bus, "frontend", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, NULL, NULL);
+    app.reg = registry_new(app.base, app.bus, "frontend", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,
+                           &app);
     struct replica_set *events = app.reg ? registry_watch(app.reg, "events") : NULL;
     app.pending = pending_new(app.base, timeout_ms, on_timeout, &app);
-    struct dispatch_io io = { io_publish, io_ready, io_now, app.bus };
-    app.dispatch = app.pending && events ? dispatch_new(&io, events, app.pending, self_id, timeout_ms) : NULL;
+    struct dispatch_io io = { io_publish, io_ready, io_now, app.bus, io_claim, io_unclaim };
+    struct dispatch_config dc = { self_id, timeout_ms, follow_ms, max_in_flight, idempotency_ttl_s };
+    app.dispatch = app.pending && events ? dispatch_new(&io, &dc, events, app.pending) : NULL;
     if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch) {
         fprintf(stderr, "frontend: out of memory at start-up\n");
         return 1;
@@ -146,8 +178,9 @@ int main(int argc, char **argv)
 
     struct dispatch_stats stats;
     dispatch_get_stats(app.dispatch, &stats);
-    LOG_I("event=stopped sent=%llu answered=%llu late=%llu redispatched=%llu", stats.sent, stats.answered, stats.late,
-          stats.redispatched);
+    LOG_I("event=stopped sent=%llu answered=%llu late=%llu redispatched=%llu resent=%llu followed=%llu resolved=%llu "
+          "unresolved=%llu replays=%llu conflicts=%llu", stats.sent, stats.answered, stats.late, stats.redispatched,
+          stats.resent, stats.orphaned, stats.resolved, stats.unresolved, stats.replays, stats.conflicts);
     http_free(app.http);
     bus_free(app.bus);
     registry_free(app.reg);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "reply.h"
 #include "route.h"
@@ -56,7 +57,7 @@ struct pending *pending_new(struct event_base *base, long timeout_ms,
         free(p);
         return NULL;
     }
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    struct timeval tv = clock_timeval(timeout_ms);
     p->base = base;
     p->timeout_ms = timeout_ms;
     p->timeout = event_base_init_common_timeout(base, &tv);
@@ -79,7 +80,7 @@ void request_release(struct request *req, int completed)
 {
     if (completed)
         req->completed = 1;
-    if (!req->completed || req->publishing > 0)
+    if (!req->completed || req->publishing > 0 || req->held)
         return;
     if (req->deadline)
         event_free(req->deadline);
@@ -102,10 +103,11 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
         snprintf(error, sizeof error, "no answer within %ld ms", p->timeout_ms);
     else
         snprintf(error, sizeof error, "no answer within %ld ms; the task may still complete: GET /task/%s shows its "
-                 "outcome", p->timeout_ms, req->id);
+                 "outcome", p->timeout_ms, req->task_id);
     if (p->on_timeout)
         p->on_timeout(req, p->arg);
-    pending_answer_request(p, req, 504, reply_error(error, req->route == ROUTE_HISTORY ? req->history_of : req->id));
+    pending_answer_request(p, req, 504,
+                           reply_error(error, req->route == ROUTE_HISTORY ? req->history_of : req->task_id));
 }
 
 int pending_add(struct pending *p, struct request *req)
@@ -143,27 +145,30 @@ size_t pending_count(const struct pending *p)
     return table_len(p->table);
 }
 
-struct collect {
-    struct request **items;
-    size_t n;
-};
-
-static void collect_one(void *value, void *arg)
+/* The pending requests, collected so callers may change the table ('*n' of them; NULL when none). */
+static struct request **collect(struct pending *p, size_t *n)
 {
-    struct collect *c = arg;
-    c->items[c->n++] = value;
+    return (struct request **)table_values(p->table, n);
+}
+
+void pending_each(struct pending *p, void (*fn)(struct request *req, void *arg), void *arg)
+{
+    size_t n = 0;
+    struct request **items = collect(p, &n);
+    for (size_t i = 0; i < n; i++)
+        fn(items[i], arg);
+    free(items);
 }
 
 void pending_answer_all(struct pending *p, int status, const char *message)
 {
-    /* Answering changes the table, so collect first. */
-    struct collect c = { calloc(table_len(p->table) + 1, sizeof(struct request *)), 0 };
-    if (!c.items)
-        return;
-    table_each(p->table, collect_one, &c);
-    for (size_t i = 0; i < c.n; i++)
-        pending_answer_request(p, c.items[i], status, reply_error(message, c.items[i]->id));
-    free(c.items);
+    size_t n = 0;
+    struct request **items = collect(p, &n);
+    for (size_t i = 0; i < n; i++)
+        pending_answer_request(p, items[i], status,
+                               reply_error(message, items[i]->route == ROUTE_HISTORY ? items[i]->history_of
+                                                                                      : items[i]->task_id));
+    free(items);
 }
 
 void pending_free(struct pending *p)

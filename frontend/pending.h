@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "idem.h"
 #include "replica.h"
 #include "task.h"
 
@@ -13,11 +14,13 @@ struct event_base;
 struct pending;
 struct dispatch;
 
-enum request_state { REQUEST_READING, REQUEST_WAITING, REQUEST_DONE };
+enum request_state { REQUEST_READING, REQUEST_CLAIMING, REQUEST_WAITING, REQUEST_DONE };
 
 /* Per-connection state, created on MHD's first call and freed by request_release after MHD's completion. */
 struct request {
-    char id[TASK_ID_LEN];            /* correlation id: the task id, or a history query's id */
+    char id[TASK_ID_LEN];            /* correlation id: the task id, a history query's id, or (a request replaying an
+                                        Idempotency-Key) its own id while 'task_id' names the task it replays */
+    char task_id[TASK_ID_LEN];       /* ROUTE_TASK: the task the client is told about */
     struct MHD_Connection *conn;
     enum request_state state;
     int route;                       /* enum route */
@@ -29,8 +32,15 @@ struct request {
     char *response;
     const char *allow;               /* the Allow header of a 405 */
     char events_id[REPLICA_ID_LEN];  /* the events replica it was sent to */
+    int counted;                     /* counted in that replica's outstanding */
     char *outbound;                  /* the message being published, kept for a retry on another replica */
-    int publishing;                  /* our publishes Redis has not answered yet */
+    int publishing;                  /* bus callbacks still due that refer to the request */
+    int handoff;                     /* times the task was re-sent to an events replica after losing one */
+    int resend;                      /* re-send at the next registry refresh (the bus failed, or reconnected) */
+    int held;                        /* kept after its 504 until its outcome is known (dispatch's orphans) */
+    long long orphan_until_ms;
+    char idem_key[IDEM_KEY_MAX + 1]; /* the Idempotency-Key this request carries, "" when none */
+    int io_claimed_new;              /* it claimed the key for a new task (a refusal then frees the key again) */
     int completed;                   /* MHD is done with the connection */
     struct event *deadline;
     struct pending *owner;
@@ -49,7 +59,7 @@ void pending_on_resume(struct pending *p, void (*fn)(void *arg), void *arg);
 /* A new request for 'conn'. Returns NULL when out of memory. */
 struct request *request_new(struct pending *p, struct MHD_Connection *conn);
 
-/* Free 'req' once MHD is done with it and no publish refers to it. Call from MHD's completion with
+/* Free 'req' once MHD is done with it, no bus callback refers to it and nothing holds it. Call from MHD's completion with
  * 'completed' = 1, and from a publish callback after decrementing 'publishing' with 'completed' = 0. */
 void request_release(struct request *req, int completed);
 
@@ -67,6 +77,9 @@ void pending_when_idle(struct pending *p, void (*fn)(void *arg), void *arg);
 
 /* Requests suspended now. */
 size_t pending_count(const struct pending *p);
+
+/* Call 'fn' for each pending request; 'fn' may answer it (the requests are collected first). */
+void pending_each(struct pending *p, void (*fn)(struct request *req, void *arg), void *arg);
 
 /* Answer every pending request with 'status' and a JSON error 'message' (shutdown). */
 void pending_answer_all(struct pending *p, int status, const char *message);

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "dispatch.h"
+#include "idem.h"
 #include "log.h"
 #include "msg.h"
 #include "pending.h"
@@ -20,12 +21,43 @@ struct fake {
     int ready, refuse;
     long long now;
     int published;
-    char channel[FAKE_MAX][REPLICA_ID_LEN + 16];
+    char channel[FAKE_MAX][MSG_CHANNEL_LEN];
     char *data[FAKE_MAX];
     dispatch_published_fn cb[FAKE_MAX];
     void *arg[FAKE_MAX];
     int delivered;
+    char claimed_key[IDEM_KEY_MAX + 1], claimed_value[IDEM_VALUE_LEN], unclaimed[IDEM_KEY_MAX + 1];
+    dispatch_claimed_fn claim_cb;     /* a claim waiting for Redis's answer */
+    void *claim_arg;
 };
+
+static int fake_claim(void *ctx, const char *key, const char *value, long ttl_s, dispatch_claimed_fn cb, void *arg)
+{
+    struct fake *f = ctx;
+    (void)ttl_s;
+    if (f->refuse)
+        return -1;
+    snprintf(f->claimed_key, sizeof f->claimed_key, "%s", key);
+    snprintf(f->claimed_value, sizeof f->claimed_value, "%s", value);
+    f->claim_cb = cb;
+    f->claim_arg = arg;
+    return 0;
+}
+
+static int fake_unclaim(void *ctx, const char *key)
+{
+    snprintf(((struct fake *)ctx)->unclaimed, IDEM_KEY_MAX + 1, "%s", key);
+    return 0;
+}
+
+/* Redis answers the claim: 0 it was free, 1 it holds 'stored', -1 failed. */
+static void fake_claimed(struct fake *f, int rc, const char *stored)
+{
+    dispatch_claimed_fn cb = f->claim_cb;
+    f->claim_cb = NULL;
+    if (CHECK(cb != NULL))
+        cb(rc, stored, f->claim_arg);
+}
 
 static int fake_publish(void *ctx, const char *channel, const char *data, size_t len, dispatch_published_fn cb,
                         void *arg)
@@ -92,8 +124,9 @@ static void env_init(struct env *e, long timeout_ms, const char *const *ids)
     for (; *ids; ids++)
         replica_set_upsert(&e->events, *ids, e->fake.now + 10000);
     e->pending = pending_new(e->base, timeout_ms, on_timeout, e);
-    struct dispatch_io io = { fake_publish, fake_ready, fake_now, &e->fake };
-    e->d = dispatch_new(&io, &e->events, e->pending, "frontend-test", timeout_ms);
+    struct dispatch_io io = { fake_publish, fake_ready, fake_now, &e->fake, fake_claim, fake_unclaim };
+    struct dispatch_config cfg = { "frontend-test", timeout_ms, 60000, 100, 86400 };
+    e->d = dispatch_new(&io, &cfg, &e->events, e->pending);
     resumed = 0;
     resumed_conn = NULL;
 }
@@ -193,7 +226,7 @@ static void test_zero_receivers_goes_to_another_replica(void)
     int rc;
     struct request *req = post(&e, CONN(1), "{\"a1\": \"x\", \"a2\": \"y\"}", &rc, err);
     CHECK_INT_EQ(rc, 0);
-    char first[REPLICA_ID_LEN + 16];
+    char first[MSG_CHANNEL_LEN];
     snprintf(first, sizeof first, "%s", e.fake.channel[0]);
     fake_deliver(&e.fake, 0);
     CHECK_INT_EQ(e.fake.published, 2);
@@ -221,8 +254,10 @@ static void test_zero_receivers_goes_to_another_replica(void)
     env_free(&e);
 }
 
-/* The connection to Redis failed before it answered (-1): a bounded number of retries, never a loop. */
-static void test_bus_failure_is_bounded(void)
+/* The connection to Redis failed before it answered (-1): the message may or may not have arrived, so the task is
+ * re-sent (as a handoff: a replica that has it joins the two) at the next registry refresh, never in a loop, and the
+ * client is not told it failed. */
+static void test_bus_failure_waits_for_refresh(void)
 {
     struct env e;
     const char *ids[] = { "ev-a", NULL };
@@ -231,25 +266,138 @@ static void test_bus_failure_is_bounded(void)
     int rc;
     struct request *req = post(&e, CONN(3), "{\"a1\": 1, \"a2\": 2}", &rc, err);
     CHECK_INT_EQ(rc, 0);
-    while (e.fake.delivered < e.fake.published && resumed == 0)
-        fake_deliver(&e.fake, -1);
-    CHECK(e.fake.published <= 5);
-    CHECK_INT_EQ(resumed, 1);
-    CHECK_INT_EQ(req->status, 503);
-    CHECK_INT_EQ(replica_find(&e.events, "ev-a")->outstanding, 0);
-    CHECK(replica_find(&e.events, "ev-a") != NULL); /* -1 says nothing about the replica */
-    done(req);
-
-    /* Redis is down for good: the retry cannot even be sent, so the answer comes at once. */
-    int before = e.fake.published;
-    req = post(&e, CONN(4), "{\"a1\": 1, \"a2\": 2}", &rc, err);
-    CHECK_INT_EQ(rc, 0);
-    e.fake.refuse = 1;
     fake_deliver(&e.fake, -1);
-    CHECK_INT_EQ(e.fake.published, before + 1);
-    CHECK_INT_EQ(resumed, 2);
-    CHECK_INT_EQ(req->status, 503);
+    CHECK_INT_EQ(e.fake.published, 1);
+    CHECK_INT_EQ(resumed, 0);
+    CHECK_INT_EQ(replica_find(&e.events, "ev-a")->outstanding, 0);
+    e.fake.refuse = 1;
+    dispatch_on_refresh(e.d);   /* still down: stays marked, nothing sent */
+    CHECK_INT_EQ(e.fake.published, 1);
+    e.fake.refuse = 0;
+    dispatch_on_refresh(e.d);
+    CHECK_INT_EQ(e.fake.published, 2);
+    CHECK_STR_EQ(e.fake.channel[1], "taskbus:ev-a");
+    CHECK(strstr(e.fake.data[1], "\"handoff\":1") != NULL);
+    CHECK(strstr(e.fake.data[1], req->id) != NULL);
+    dispatch_on_refresh(e.d);   /* sent: nothing more */
+    CHECK_INT_EQ(e.fake.published, 2);
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
+    CHECK_INT_EQ(req->status, 200);
+    CHECK_INT_EQ(stats(&e).resent, 1);
     done(req);
+    env_free(&e);
+}
+
+/* The events replica holding a task leaves the registry (killed or frozen): the task goes to another one as a
+ * handoff, and its answer completes the request. After a reconnect every task in flight is re-sent likewise. */
+static void test_events_replica_vanishes(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", "ev-b", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    int rc;
+    struct request *req = post(&e, CONN(4), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    fake_deliver(&e.fake, 1);
+    const char *first = e.fake.channel[0] + strlen("taskbus:");
+    const char *other = strcmp(first, "ev-a") == 0 ? "ev-b" : "ev-a";
+    replica_set_remove(&e.events, first);
+    dispatch_on_refresh(e.d);
+    CHECK_INT_EQ(e.fake.published, 2);
+    CHECK(strcmp(e.fake.channel[1] + strlen("taskbus:"), other) == 0);
+    CHECK(strstr(e.fake.data[1], "\"handoff\":1") != NULL);
+    fake_deliver(&e.fake, 1);
+    dispatch_on_reconnect(e.d);
+    dispatch_on_refresh(e.d);
+    CHECK_INT_EQ(e.fake.published, 3);
+    CHECK(strstr(e.fake.data[2], "\"handoff\":2") != NULL);
+    CHECK(strcmp(e.fake.channel[2] + strlen("taskbus:"), other) == 0); /* the replica that has it, if alive */
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
+    CHECK_INT_EQ(req->status, 200);
+    CHECK_INT_EQ(resumed, 1);
+    done(req);
+    env_free(&e);
+}
+
+/* Idempotency-Key: the first request claims the key and runs; a retry with the same body replays that task (a
+ * handoff with its own reference: it joins the task or gets its outcome, never a second run); another body is 422. */
+static void test_idempotency_key(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN], stored[IDEM_VALUE_LEN], task_id[TASK_ID_LEN];
+    struct task t;
+    const char *body = "{\"a1\": 1, \"a2\": 2}";
+
+    struct request *first = request_new(e.pending, CONN(0));
+    first->route = ROUTE_TASK;
+    first->len = strlen(body);
+    first->body = strdup(body);
+    task_classify(body, first->len, &t, err);
+    CHECK_INT_EQ(dispatch_task_keyed(e.d, first, &t, "key-1", err), 0);
+    CHECK_INT_EQ(e.fake.published, 0); /* nothing runs before the key is ours */
+    CHECK_STR_EQ(e.fake.claimed_key, "key-1");
+    snprintf(stored, sizeof stored, "%s", e.fake.claimed_value);
+    snprintf(task_id, sizeof task_id, "%s", first->task_id);
+    fake_claimed(&e.fake, 0, NULL);
+    CHECK_INT_EQ(e.fake.published, 1);
+    CHECK(strstr(e.fake.data[0], "\"keepS\":86400") != NULL);
+    CHECK_INT_EQ(pending_count(e.pending), 1);
+
+    struct request *retry = request_new(e.pending, CONN(1));
+    retry->route = ROUTE_TASK;
+    retry->len = strlen(body);
+    retry->body = strdup(body);
+    CHECK_INT_EQ(dispatch_task_keyed(e.d, retry, &t, "key-1", err), 0);
+    fake_claimed(&e.fake, 1, stored);
+    CHECK_INT_EQ(e.fake.published, 2);
+    CHECK_STR_EQ(retry->task_id, task_id);
+    CHECK(strcmp(retry->id, task_id) != 0);
+    CHECK(strstr(e.fake.data[1], "\"handoff\":1") != NULL);
+    CHECK(strstr(e.fake.data[1], retry->id) != NULL); /* as "ref" */
+    fake_deliver(&e.fake, 1);
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", task_id);
+    char text[256];
+    snprintf(text, sizeof text, "{\"kind\":\"result\",\"id\":\"%s\",\"ref\":\"%s\",\"status\":200,\"result\":\"3\"}",
+             task_id, retry->id);
+    dispatch_on_message(text, strlen(text), e.d);
+    CHECK_INT_EQ(first->status, 200);
+    CHECK_INT_EQ(retry->status, 200);
+    CHECK(strstr(retry->response, task_id) != NULL); /* the client sees the task it replayed */
+    done(first);
+    done(retry);
+    task_clear(&t);
+
+    const char *other = "{\"a1\": 1, \"a2\": 3}";
+    struct request *conflict = request_new(e.pending, CONN(2));
+    conflict->route = ROUTE_TASK;
+    conflict->len = strlen(other);
+    conflict->body = strdup(other);
+    task_classify(other, conflict->len, &t, err);
+    CHECK_INT_EQ(dispatch_task_keyed(e.d, conflict, &t, "key-1", err), 0);
+    fake_claimed(&e.fake, 1, stored);
+    CHECK_INT_EQ(conflict->status, 422);
+    CHECK(strstr(conflict->response, "different body") != NULL);
+    CHECK_INT_EQ(e.fake.published, 2);
+    CHECK_INT_EQ(stats(&e).conflicts, 1);
+    done(conflict);
+
+    /* No events replica can take a newly claimed task: refused, and the key is freed so a retry can run it. */
+    struct request *refused = request_new(e.pending, CONN(3));
+    refused->route = ROUTE_TASK;
+    refused->len = strlen(other);
+    refused->body = strdup(other);
+    CHECK_INT_EQ(dispatch_task_keyed(e.d, refused, &t, "key-2", err), 0);
+    e.fake.refuse = 1;
+    fake_claimed(&e.fake, 0, NULL);
+    CHECK_INT_EQ(refused->status, 503);
+    CHECK_STR_EQ(e.fake.unclaimed, "key-2");
+    done(refused);
+    task_clear(&t);
     env_free(&e);
 }
 
@@ -386,14 +534,24 @@ static void test_result_that_never_comes(void)
              "{\"message\":\"FAIL\",\"error\":\"no answer within 30 ms; the task may still complete: GET /task/%s "
              "shows its outcome\",\"id\":\"%s\"}", req->id, req->id);
     CHECK_STR_EQ(req->response, want);
-    CHECK_INT_EQ(replica_find(&e.events, "ev-a")->outstanding, 0);
     char id[TASK_ID_LEN];
     snprintf(id, sizeof id, "%s", req->id);
-    done(req); /* freed only after the publish callback below */
+    done(req); /* freed only once its task's outcome is known: it is followed after the 504 */
+    CHECK_INT_EQ(dispatch_orphans(e.d), 1);
+    fake_deliver(&e.fake, 1);
+    /* Its events replica vanishes: the task is re-sent, so it still reaches an outcome. */
+    replica_set_upsert(&e.events, "ev-b", e.fake.now + 10000);
+    replica_set_remove(&e.events, "ev-a");
+    dispatch_on_refresh(e.d);
+    CHECK_INT_EQ(e.fake.published, 2);
+    CHECK_STR_EQ(e.fake.channel[1], "taskbus:ev-b");
     fake_deliver(&e.fake, 1);
     answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", id);
-    CHECK_INT_EQ(stats(&e).late, 1);
+    CHECK_INT_EQ(stats(&e).resolved, 1);
+    CHECK_INT_EQ(dispatch_orphans(e.d), 0);
     CHECK_INT_EQ(resumed, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", id);
+    CHECK_INT_EQ(stats(&e).late, 1);
     env_free(&e);
 }
 
@@ -402,7 +560,9 @@ int main(void)
     log_init("test_fe_dispatch", "-", LOG_ERROR); /* the dropped messages below each log a warning */
     test_answered();
     test_zero_receivers_goes_to_another_replica();
-    test_bus_failure_is_bounded();
+    test_bus_failure_waits_for_refresh();
+    test_events_replica_vanishes();
+    test_idempotency_key();
     test_refused_before_sending();
     test_malformed_messages_are_dropped();
     test_history();

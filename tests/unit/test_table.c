@@ -284,8 +284,33 @@ static void test_each(void)
     free(items);
 }
 
+/* table_values hands out every value once, so a caller may remove entries while it visits them. */
+static void test_values(void)
+{
+    struct table *t = table_new();
+    char keys[5][8];
+    size_t n = 7;
+    CHECK(table_values(t, &n) == NULL && n == 0);
+    for (int i = 0; i < 5; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        table_put(t, keys[i], keys[i]);
+    }
+    void **values = table_values(t, &n);
+    CHECK_INT_EQ(n, 5);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        seen |= 1 << (((char *)values[i])[1] - '0');
+        table_remove(t, values[i]);
+    }
+    CHECK_INT_EQ(seen, 31);
+    CHECK_INT_EQ(table_len(t), 0);
+    free(values);
+    table_free(t);
+}
+
 int main(void)
 {
+    test_values();
     test_basic();
     test_many();
     test_tombstones();
