@@ -412,9 +412,13 @@ def analyse(requests, tasks, chaos):
     causes = collections.Counter()
     failed = []
     for q in requests:
+        first = None        # the fault of the request's first failed attempt: its retries' failures follow from it
         for a in q.attempts:
             if not loadcheck.is_final(a.status):
                 c = cause_of(a, chaos)
+                if c[0] == "outside every fault window" and first:
+                    c = (f"{first} (a retry after it)", c[1])
+                first = first or (c[0] if c[0] != "outside every fault window" else None)
                 causes[c] += 1
                 failed.append((a, q, c))
     failed.sort(key=lambda x: x[0].t0)
@@ -486,7 +490,7 @@ def report(args, r, chaos, rss, load_s, errors):
     add("")
     add("| start | recovered | fault | target | failed attempts in its window |")
     add("|---:|---:|---|---|---:|")
-    per_fault = collections.Counter(c[0] for c in r["causes"].elements())
+    per_fault = collections.Counter(c[0].replace(" (a retry after it)", "") for c in r["causes"].elements())
     for f in chaos.faults:
         add(f"| {f.t0 - t0:.1f} | {(f.t_end or f.t0) - t0:.1f} | {f.name} | {f.target}{f.note} | "
             f"{per_fault.get(f.label(), 0):,} |")
