@@ -412,13 +412,18 @@ def analyse(requests, tasks, chaos):
     causes = collections.Counter()
     failed = []
     for q in requests:
-        first = None        # the fault of the request's first failed attempt: its retries' failures follow from it
+        first = None        # (fault, what) of the request's first failed attempt in a fault window
         for a in q.attempts:
             if not loadcheck.is_final(a.status):
                 c = cause_of(a, chaos)
-                if c[0] == "outside every fault window" and first:
-                    c = (f"{first} (a retry after it)", c[1])
-                first = first or (c[0] if c[0] != "outside every fault window" else None)
+                # A retry that fails the same way as its request's first failure follows from that fault, even in a
+                # later fault's window or outside every window.
+                if first and c[1] == first[1] and c[0] != first[0]:
+                    c = (f"{first[0]} (a retry after it)", c[1])
+                elif first and c[0] == "outside every fault window":
+                    c = (f"{first[0]} (a retry after it)", c[1])
+                if first is None and c[0] != "outside every fault window":
+                    first = c
                 causes[c] += 1
                 failed.append((a, q, c))
     failed.sort(key=lambda x: x[0].t0)
