@@ -30,6 +30,7 @@ Settings also come from CHAOS_REQUESTS, CHAOS_SECONDS, CHAOS_WORKERS. Only 127.0
 import argparse
 import collections
 import datetime
+import itertools
 import os
 import platform
 import re
@@ -537,8 +538,9 @@ def report(args, r, chaos, rss, load_s, errors):
         problems.append(f"- executed {len(tids)} times: request {i} {loadcheck.case(i)[0].decode()}: completed "
                         f"tasks {', '.join(tids)}; its attempts got: {how}")
     for q in r["retried_not_right"][:50]:
-        how = "; ".join(f"{a.status or ''} {norm(a.error) if a.status != 200 else a.result} on :{a.port}"
-                        for a in q.attempts)
+        runs = itertools.groupby(f"{a.status or 'connection error:'} "
+                                 f"{norm(a.error) if a.status != 200 else a.result} on :{a.port}" for a in q.attempts)
+        how = "; ".join(f"{n} × {text}" if n > 1 else text for text, n in ((t, len(list(g))) for t, g in runs))
         problems.append(f"- retried, did not end right: request {q.i} {loadcheck.case(q.i)[0].decode()}: {how}")
     add("## Problems (first 50 of each kind)")
     add("")
