@@ -8,22 +8,23 @@ no accepted task was lost, none answered wrongly or twice, none has two outcomes
    frontends, distinct bodies of every kind (add, subtract, multiply, divide, division by zero and overflow -> 422,
    concatenation) each with its expected answer and a fresh Idempotency-Key; a 5xx or a connection error is retried
    with the same body and key (bounded; backoff; Retry-After honoured; another frontend after a connection error).
-   Requests are paced to --requests over --seconds.
+   Requests are paced to --requests over --seconds, except for about a second at full speed around each fault
+   (64 requests in flight when it hits).
 3. Meanwhile, spaced over the run, one at a time, each followed by waiting until the stack is whole again:
    SIGKILL a backend (a replacement starts), SIGKILL an events replica (replacement), SIGKILL a frontend (its
    clients go to the other one; a replacement starts on the same port), SIGSTOP a backend for 4 s, restart
    redis-server on the same port (SIGKILL, 1 s down), SIGSTOP FerretDB for 10 s (store outage).
-4. Reads the whole event log and reports (stdout and bench/results/chaos-latest.md, or chaos-short.md with
-   --short): requests and HTTP attempts by status, connection errors, lost tasks (an id the client saw in an answer
-   other than a refusal, with no completed/failed record), ids answered 2xx to two different requests, wrong
-   answers (or an answer that disagrees with the log), tasks with more than one outcome, requests executed more
-   than once (one body, one Idempotency-Key, several completed tasks), retried requests that did not end right,
-   peak RSS per process, and every failed attempt by cause (the fault window it fell in).
+4. Reads the whole event log and reports, on stdout and in bench/results/chaos-latest.md (with --short:
+   <build>/chaos-short.md, which git ignores): requests and HTTP attempts by status, connection errors, lost tasks
+   (an id the client saw in an answer other than a refusal, with no completed/failed record), ids answered 2xx to
+   two different requests, wrong answers (or answers that disagree with the log), tasks with more than one outcome,
+   requests executed more than once (one body and Idempotency-Key, several completed tasks), retried requests that
+   did not end right, peak RSS per process, and every failed attempt by cause (the fault window it fell in).
 
 Exit status 1 unless lost = wrong = answered twice = double outcomes = executed twice = 0 and every retried request
 ended with the right answer, every fault was recovered from, and no daemon died on its own or exited non-zero.
 
-    /usr/bin/python3 bench/chaos.py --build build-chaos                 # full: 100,000 requests over 100 s
+    /usr/bin/python3 bench/chaos.py --build build-chaos                 # make chaos: 100,000 requests over 100 s
     /usr/bin/python3 bench/chaos.py --short --build build-test          # make test: 20,000 requests over 60 s
 Settings also come from CHAOS_REQUESTS, CHAOS_SECONDS, CHAOS_WORKERS. Only 127.0.0.1 is ever targeted.
 """
@@ -582,15 +583,18 @@ def parse_args():
     p.add_argument("--workers", type=int, default=int(os.environ.get("CHAOS_WORKERS", "64")),
                    help="concurrent requests (CHAOS_WORKERS; 64)")
     p.add_argument("--no-faults", action="store_true", help="the same load without faults (a baseline)")
-    p.add_argument("--out", default=None, help="report file (default bench/results/chaos-latest.md, or "
-                                                "chaos-short.md with --short)")
+    p.add_argument("--out", default=None, help="report file (default bench/results/chaos-latest.md; with --short "
+                                                "BUILD/chaos-short.md)")
     p.add_argument("--keep", action="store_true", help="keep the stack's folder (logs, store) afterwards")
     a = p.parse_args()
     env_req, env_sec = os.environ.get("CHAOS_REQUESTS"), os.environ.get("CHAOS_SECONDS")
     a.requests = a.requests or (int(env_req) if env_req else (20000 if a.short else 100000))
     a.seconds = a.seconds or (float(env_sec) if env_sec else (60.0 if a.short else 100.0))
     a.build = os.path.abspath(a.build)
-    a.out = a.out or os.path.join(TOP, "bench", "results", "chaos-short.md" if a.short else "chaos-latest.md")
+    # The short run (make test) writes into its build folder, which git ignores, so that a test run leaves the
+    # checkout clean; the full run's report is the one kept with the code.
+    a.out = a.out or (os.path.join(a.build, "chaos-short.md") if a.short else
+                      os.path.join(TOP, "bench", "results", "chaos-latest.md"))
     for b in ("frontend", "events", "backend"):
         if not os.access(os.path.join(a.build, b), os.X_OK):
             p.error(f"{os.path.join(a.build, b)} is missing: build first (make chaos does)")
