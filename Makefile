@@ -48,3 +48,12 @@ clean:
 .PHONY: swarm-test
 swarm-test: deps
 	$(PY) tests/swarm/swarm_test.py
+
+# Break a local stack (2 frontends, 2 events, 2 backends per service) under a checking load: SIGKILL/SIGSTOP daemons,
+# restart Redis, freeze the store; then check every answer against the event log (bench/chaos.py; CHAOS_REQUESTS,
+# CHAOS_SECONDS, CHAOS_WORKERS). Writes bench/results/chaos-latest.md; exits 1 when a task is lost, wrong or doubled.
+.PHONY: chaos
+chaos: deps
+	cmake -S . -B build-chaos -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKBUS_SANITIZE=OFF >/dev/null
+	cmake --build build-chaos -j$(JOBS)
+	$(PY) bench/chaos.py --build build-chaos

@@ -137,6 +137,7 @@ class Redis:
 class Proc:
     def __init__(self, name, argv, env, log_path):
         self.name, self.log_path = name, log_path
+        self.argv, self.env = argv, env      # kept so that a killed process can be started again the same way
         self.log = open(log_path, "ab")
         self.p = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
@@ -313,6 +314,44 @@ class Stack:
         if not lines:
             raise AssertionError(f"{proc.name} logged no event=stopped line:\n{proc.tail()}")
         return {k: int(v) if v.isdigit() else v for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', lines[-1])}
+
+    # ---- faults (bench/chaos.py): freeze, kill and replace one process, keeping its port, data folder and settings
+    def signal(self, proc, sig):
+        """Send 'sig' (SIGSTOP, SIGCONT, SIGKILL, ...) to one process of this stack, by PID, if it still runs. A
+        SIGKILLed daemon is marked as killed on purpose, so that stop() does not count its exit as a failure."""
+        if proc.alive():
+            if sig == signal.SIGKILL:
+                proc.killed_on_purpose = True
+            os.kill(proc.pid, sig)
+
+    def kill(self, proc):
+        """SIGKILL one process of this stack and reap it. Returns its exit code."""
+        proc.killed_on_purpose = True
+        return proc.kill()
+
+    def replace_daemon(self, proc):
+        """Start a new daemon with the same binary and environment as 'proc' (a frontend gets the same PORT), under
+        the next free name of its kind (e.g. backend-arithmetic.2). 'proc' should be dead; returns the new Proc."""
+        base, kind = proc.name.rsplit(".", 1)[0], proc.name.split("-")[0].split(".")[0]
+        n = sum(1 for d in self.daemons if d.name.startswith(kind))   # numbered as start_daemon does
+        name = f"{base}.{n}"
+        new = Proc(name, proc.argv, proc.env, os.path.join(self.dir, name + ".log"))
+        new.port = getattr(proc, "port", None)
+        self.daemons.append(new)
+        return new
+
+    def restart_server(self, proc, down_s=0.0):
+        """SIGKILL a server of this stack (redis-server or FerretDB), wait 'down_s' seconds, and start it again with
+        the same command line: the same port and data folder. Waits until it answers; returns the new Proc."""
+        self.kill(proc)
+        time.sleep(down_s)
+        new = Proc(proc.name, proc.argv, proc.env, proc.log_path)
+        self.servers[self.servers.index(proc)] = new
+        if proc.name == "redis":
+            wait_until("redis-server", lambda: self._redis_ping())
+        else:
+            wait_until("FerretDB", lambda: self.mongo().command("ping"))
+        return new
 
     def dead_daemons(self):
         return [d for d in self.daemons if not d.alive()]
