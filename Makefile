@@ -25,10 +25,12 @@ up: build
 down:
 	$(PY) tests/stack.py down
 
-# Unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer, then the Docker Swarm test
+# Unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer, a short `make chaos`, then the
+# Docker Swarm test
 # (it reports itself skipped, with the reason, where no Docker Engine answers).
 test: build-test
 	cd $(BUILD_TEST) && ctest --output-on-failure
+	$(PY) bench/chaos.py --short --build $(BUILD_TEST)
 	$(PY) tests/swarm/swarm_test.py
 
 unit: build-test
@@ -40,7 +42,7 @@ bench: deps
 	$(PY) bench/bench.py --build $(BUILD_BENCH)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_BENCH)
+	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_BENCH) build-chaos
 
 # Build the images from this checkout, deploy docker-stack.yaml on Docker Swarm (swarm init if needed, left after),
 # scale, kill and roll services under ab and a checking load generator, check the answers and the store, clean up.
