@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define BUS_BACKOFF_MIN_MS 50
@@ -63,7 +64,7 @@ static void schedule_reconnect(struct bus *b)
 {
     if (b->closing || evtimer_pending(b->retry, NULL))
         return;
-    struct timeval tv = { b->backoff_ms / 1000, (b->backoff_ms % 1000) * 1000 };
+    struct timeval tv = clock_timeval(b->backoff_ms);
     evtimer_add(b->retry, &tv);
     b->backoff_ms = b->backoff_ms * 2 > BUS_BACKOFF_MAX_MS ? BUS_BACKOFF_MAX_MS : b->backoff_ms * 2;
 }
@@ -445,7 +446,7 @@ struct bus *bus_new(struct event_base *base, const struct bus_config *cfg)
     b->cfg.channel = b->channel;
     b->cfg.host = b->host;
     if (b->watchdog) {
-        struct timeval tv = { cfg->ping_ms / 1000, (cfg->ping_ms % 1000) * 1000 };
+        struct timeval tv = clock_timeval(cfg->ping_ms);
         event_add(b->watchdog, &tv);
     }
     bus_connect(b);
