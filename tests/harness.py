@@ -427,6 +427,28 @@ class StackTest(unittest.TestCase):
         cls.stack.stop()
 
 
+def records_by_task(stack, task_ids):
+    """{task id: its records in seq order} for 'task_ids', read from the stack's store."""
+    by_task = {t: [] for t in task_ids}
+    for rec in stack.mongo().events.find({"task": {"$in": list(task_ids)}}):
+        by_task[rec["task"]].append(rec)
+    for recs in by_task.values():
+        recs.sort(key=lambda r: r["seq"])
+    return by_task
+
+
+def check_all_ok(test, answers, expected, why):
+    """Fail 'test' unless every (i, status, reply) of 'answers' is a 200 with result expected(i) and the task ids are
+    distinct. Returns the ids."""
+    wrong = [(i, s, r) for i, s, r in answers if s != 200 or not isinstance(r, dict) or r.get("result") != expected(i)]
+    if wrong:
+        test.fail(f"{len(wrong)} of {len(answers)} requests {why} were not answered 200 with the right result: "
+                  f"{wrong[:3]}")
+    ids = [r["id"] for _, _, r in answers]
+    test.assertEqual(len(set(ids)), len(ids), "two requests were answered with the same task id")
+    return ids
+
+
 def check_history(records, final):
     """Check one task's records (sorted by seq): "received" first, then "dispatched" ones, then 'final'; the task went
     to exactly one backend replica (the first record carries the dispatch when it went out at once, else one

@@ -99,23 +99,10 @@ class EventsFailoverBase(unittest.TestCase):
         return [f.result(timeout=60) for f in futures]
 
     def logged(self, task_ids):
-        """{task id: its records in seq order} for 'task_ids', read from the store."""
-        by_task = {t: [] for t in task_ids}
-        for rec in self.stack.mongo().events.find({"task": {"$in": list(task_ids)}}):
-            by_task[rec["task"]].append(rec)
-        for recs in by_task.values():
-            recs.sort(key=lambda r: r["seq"])
-        return by_task
+        return harness.records_by_task(self.stack, task_ids)
 
     def assert_all_ok(self, answers, why):
-        wrong = [(i, s, r) for i, s, r in answers
-                 if s != 200 or not isinstance(r, dict) or r.get("result") != expected(i)]
-        if wrong:
-            self.fail(f"{len(wrong)} of {len(answers)} requests {why} were not answered 200 with the right result: "
-                      f"{wrong[:3]}")
-        ids = [r["id"] for _, _, r in answers]
-        self.assertEqual(len(set(ids)), len(ids), "two requests were answered with the same task id")
-        return ids
+        return harness.check_all_ok(self, answers, expected, why)
 
     @staticmethod
     def shape(recs):
