@@ -113,8 +113,8 @@ void router_on_acked(void *ctx, int duplicate, void *arg)
     }
 }
 
-/* A handed-over task: when it has a kept answer it finished elsewhere; record its outcome (a duplicate if that
- * replica stored it) and answer that. Else run it. */
+/* A handed-over task: when it has a kept answer it finished elsewhere; record its arrival here and its outcome (a
+ * duplicate if that replica stored it) and answer that. Else run it. */
 static void on_probe(const char *text, size_t len, void *arg)
 {
     struct job *job = arg;
@@ -128,6 +128,7 @@ static void on_probe(const char *text, size_t len, void *arg)
         return;
     }
     job->r->stats.answered_from_outcome++;
+    job_log_step(job); /* its arrival here, with the request: the first replica's may never have been stored */
     job_finish_kept(job);
 }
 

@@ -674,24 +674,31 @@ class Run:
     def check_store(self, tasks, answered):
         problems = []
         outcome = collections.Counter()
-        per_backend, per_events, redispatched = collections.Counter(), collections.Counter(), 0
+        per_backend, per_events, redispatched, handed_over = collections.Counter(), collections.Counter(), 0, 0
         for tid, recs in tasks.items():
             recs.sort(key=lambda r: r["seq"])
             types = [r["type"] for r in recs]
-            if [r["seq"] for r in recs] != list(range(len(recs))):
-                problems.append(f"{tid}: sequence numbers {[r['seq'] for r in recs]}")
-            if types[0] != "received" or types.count("received") != 1:
+            # Steps of the events replica that took the task at handoff h are numbered h*100, h*100+1, ... (h > 0:
+            # a frontend re-sent it after its events replica vanished); the one outcome has the _id "<task>:outcome".
+            by_handoff = collections.defaultdict(list)
+            for r in recs:
+                by_handoff[r["seq"] // 100].append(r)
+            for h, group in by_handoff.items():
+                if [r["seq"] for r in group] != list(range(h * 100, h * 100 + len(group))):
+                    problems.append(f"{tid}: sequence numbers {[r['seq'] for r in recs]}")
+                if len({r["events"] for r in group}) != 1:
+                    problems.append(f"{tid}: handoff {h} handled by two events replicas")
+            handed_over += len(by_handoff) > 1 or 0 not in by_handoff
+            if types[0] != "received" or types.count("received") != len(by_handoff):
                 problems.append(f"{tid}: records {types}")
                 continue
             finals = [r for r in recs if r["type"] in ("completed", "failed")]
-            if len(finals) > 1 or (finals and recs[-1] is not finals[0]):
-                problems.append(f"{tid}: two outcomes or records after the outcome: {types}")
-            if len({r["events"] for r in recs}) != 1:
-                problems.append(f"{tid}: handled by two events replicas")
+            if len(finals) > 1 or (finals and finals[0]["_id"] != f"{tid}:outcome"):
+                problems.append(f"{tid}: two outcomes, or an outcome without its _id: {types}")
             redispatched += types.count("dispatched") > 0
             want = expected_result(recs[0].get("request", ""))
             if not finals:
-                outcome["no outcome (its events replica was killed)"] += 1
+                outcome["no outcome"] += 1
                 continue
             final = finals[0]
             if final["type"] == "completed":
@@ -702,13 +709,16 @@ class Run:
                     problems.append(f"{tid}: request {recs[0].get('request')} completed with {final.get('result')}"
                                     f" instead of {want}")
                 dispatched = [r.get("backend") for r in recs if r.get("backend") and r["type"] != "completed"]
-                if dispatched and final.get("backend") != dispatched[-1]:
-                    problems.append(f"{tid}: completed by {final.get('backend')}, last sent to {dispatched[-1]}")
+                if dispatched and final.get("backend") not in dispatched:
+                    problems.append(f"{tid}: completed by {final.get('backend')}, sent to {dispatched}")
             else:
                 outcome[f"failed {final.get('status')}"] += 1
                 if want is not None and final.get("status") not in (504,):
                     problems.append(f"{tid}: request {recs[0].get('request')} failed {final.get('status')} "
                                     f"{final.get('error')}")
+        if outcome["no outcome"]:
+            problems.append(f"{outcome['no outcome']} tasks have no outcome in the log (an accepted task must end with "
+                            f"one, whatever is killed)")
         # Every request of the checker that got an outcome from events (a result, 422, or events' own 504, all
         # logged before the answer leaves): its whole history, with the answer it got. The frontend's own failures
         # (503, or 504 "no answer within": its events replica was killed) may have no record.
@@ -722,7 +732,7 @@ class Run:
                 if missing <= 5:
                     problems.append(f"answered task {tid} (request {i}, status {status}) is not in the store")
                 continue
-            final = recs[-1]
+            final = next((r for r in recs if r["type"] in ("completed", "failed")), recs[-1])
             if json.loads(recs[0].get("request", "{}")) != case(i)[0]:
                 problems.append(f"{tid}: stored request {recs[0].get('request')} is not request {i} {case(i)[0]}")
             if status == 200 and (final["type"] != "completed" or final.get("result") != result):
@@ -737,9 +747,9 @@ class Run:
         for tid, (i, status, result, error) in answered.items():
             if status == 504 and not re.search(r"answer(ed)? in time", error or ""):
                 recs = tasks.get(tid)
-                timed_out["not in the store" if not recs else recs[-1]["type"] if recs[-1]["type"] != "received"
-                          else "received only"] += 1
-        return problems, outcome, per_backend, per_events, redispatched, timed_out
+                final = next((r["type"] for r in recs or [] if r["type"] in ("completed", "failed")), None)
+                timed_out["not in the store" if not recs else final or "no outcome"] += 1
+        return problems, outcome, per_backend, per_events, redispatched, handed_over, timed_out
 
     # -- cleanup
     def remove_stack(self, leftovers=False):
@@ -944,10 +954,12 @@ class Run:
         # 5. Checks: the store.
         t = time.monotonic()
         tasks = self.read_store()
-        problems, outcome, per_backend, per_events, redispatched, timed_out = self.check_store(tasks, answered)
+        problems, outcome, per_backend, per_events, redispatched, handed_over, timed_out = self.check_store(
+            tasks, answered)
         n_records = sum(len(v) for v in tasks.values())
         print(f"store:        {len(tasks)} tasks, {n_records} records (read in {time.monotonic() - t:.0f}s); "
-              f"outcomes {dict(outcome)}; tasks redispatched {redispatched}")
+              f"outcomes {dict(outcome)}; tasks redispatched {redispatched}; handed to another events replica "
+              f"{handed_over}")
         answers_2xx = seed["ok"] + ab_total["ok"] + sum(1 for r in records if r[3] == 200)
         print(f"              completed tasks {outcome['completed']} >= 200 answers {answers_2xx} "
               f"(difference: completed tasks whose answer was lost with a killed frontend or in flight)")
