@@ -92,6 +92,8 @@ static int encode_answer(cJSON *obj, const struct msg *ev)
         return add_string(obj, "requestBody", ev->request) < 0 ? -1 : add_string(obj, "history", ev->history);
     if (add_string(obj, "result", ev->result) < 0)
         return -1;
+    if (ev->retry_after_s > 0 && add_number(obj, "retryAfter", ev->retry_after_s) < 0)
+        return -1;
     return add_string(obj, "replica", ev->replica);
 }
 
@@ -314,9 +316,12 @@ static int decode_answer(const cJSON *obj, struct msg *ev, char *err)
         return require(ev->history, status == 200, "history", "status 200", err) < 0 ? -1
                : require(ev->error, status != 200, "error", "status is not 200", err);
     }
-    if (get_string(obj, "result", 0, &ev->result, err) < 0 || get_name(obj, "replica", 0, REPLICA_NAME_MAX,
-                                                                         &ev->replica, err) < 0)
+    long retry_after = 0;
+    if (get_string(obj, "result", 0, &ev->result, err) < 0 ||
+        get_name(obj, "replica", 0, REPLICA_NAME_MAX, &ev->replica, err) < 0 ||
+        get_integer(obj, "retryAfter", 0, 1, MSG_MAX_RETRY_AFTER_S, &retry_after, err) < 0)
         return -1;
+    ev->retry_after_s = (int)retry_after;
     return require(ev->result, status == 200, "result", "status 200", err) < 0 ? -1
            : require(ev->error, status != 200, "error", "status is not 200", err);
 }

@@ -13,7 +13,8 @@
 #define MSG_MAX_TIMEOUT_MS 600000
 #define MSG_MAX_LEN (40L << 20)
 #define MSG_MAX_HANDOFF 99
-#define MSG_MAX_KEEP_S 604800   /* a week */      /* a task is handed to another events replica at most this many times */ /* a bus message larger than this is refused before it is parsed */
+#define MSG_MAX_KEEP_S 604800   /* a week */
+#define MSG_MAX_RETRY_AFTER_S 3600      /* a task is handed to another events replica at most this many times */ /* a bus message larger than this is refused before it is parsed */
 
 enum msg_kind {
     MSG_TASK,     /* frontend -> events, and events -> backend: do this task */
@@ -41,6 +42,8 @@ struct msg {
     char *result;               /* MSG_RESULT on success */
     char *error;                /* MSG_RESULT / MSG_HISTORY on failure: a client-readable message */
     char *replica;              /* MSG_RESULT: the backend replica that computed it */
+    int retry_after_s;          /* MSG_RESULT (a 503): the task was refused, not accepted (a cap was full); the
+                                   sender may retry after this many seconds. 0 otherwise */
     char *history;              /* MSG_HISTORY answer: a JSON array, as text */
     char token[MSG_TOKEN_LEN];  /* events -> backend task and backend -> events result: the attempt it belongs to,
                                    so only the replica an attempt went to can complete it; "" when absent */
@@ -62,7 +65,8 @@ char *msg_encode(const struct msg *ev);
  *     "replyTo", when present, is "taskbus:" and a valid name; "origin", "token" and "ref" are valid names;
  *   - task: "replyTo", a type, an operation, two operands of that type, "timeoutMs" from 1 to MSG_MAX_TIMEOUT_MS,
  *     "handoff" (optional) from 0 to MSG_MAX_HANDOFF, "keepS" (optional) from 0 to MSG_MAX_KEEP_S;
- *   - result: "status" 100..599; a 200 carries "result", any other status carries "error";
+ *   - result: "status" 100..599; a 200 carries "result", any other status carries "error"; "retryAfter"
+ *     (optional) 1..MSG_MAX_RETRY_AFTER_S;
  *   - history query (no status): "replyTo" and "requestBody" naming a valid task id; history answer: a 200
  *     carries "history", any other status carries "error".
  * Returns 0 and fills 'ev' (free with msg_clear), or -1 with a reason in 'err' (TASK_ERR_LEN bytes) that never

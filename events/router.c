@@ -13,7 +13,7 @@
 /* Answer a task we do not take, without logging it: it was never accepted. */
 static void refuse(struct router *r, const struct msg *m, int status, const char *error)
 {
-    struct msg out = { .kind = MSG_RESULT, .status = status, .error = (char *)error };
+    struct msg out = { .kind = MSG_RESULT, .status = status, .error = (char *)error, .retry_after_s = 1 };
     memcpy(out.id, m->id, sizeof out.id);
     char *text = msg_encode(&out);
     if (!text || r->io.publish(r->io.bus, m->reply_to, text, strlen(text), NULL, NULL) != 0)

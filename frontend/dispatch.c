@@ -28,6 +28,8 @@ struct dispatch {
     char id_prefix[17];
     unsigned long long counter;
     struct dispatch_stats stats;
+    char refusal[TASK_ERR_LEN];   /* the last refusal from an events replica (a cap was full) ... */
+    long long refusal_until_ms;   /* ... and until when it stands */
 };
 
 struct dispatch *dispatch_new(const struct dispatch_io *io, const struct dispatch_config *cfg,
@@ -415,6 +417,11 @@ void dispatch_forget(struct dispatch *d, struct request *req)
     d->stats.orphaned++;
 }
 
+const char *dispatch_refusal(const struct dispatch *d)
+{
+    return d->refusal[0] && d->io.now(d->io.ctx) < d->refusal_until_ms ? d->refusal : NULL;
+}
+
 size_t dispatch_orphans(const struct dispatch *d)
 {
     return table_len(d->orphans);
@@ -447,6 +454,10 @@ void dispatch_on_message(const char *data, size_t len, void *arg)
         goto out;
     }
     release_replica(d, req);
+    if (m.retry_after_s > 0) {
+        snprintf(d->refusal, sizeof d->refusal, "%s", m.error);
+        d->refusal_until_ms = d->io.now(d->io.ctx) + 1000LL * m.retry_after_s;
+    }
     const char *id = m.kind == MSG_HISTORY ? req->history_of : req->task_id;
     char *body;
     if (m.kind == MSG_HISTORY && m.status == 200)

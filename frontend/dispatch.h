@@ -79,6 +79,10 @@ void dispatch_on_reconnect(struct dispatch *d);
 /* The pending request 'req' timed out (its client gets a 504): keep following its task until its outcome is known. */
 void dispatch_forget(struct dispatch *d, struct request *req);
 
+/* Why events refuses new tasks now (an events replica answered a refusal within its Retry-After), for GET /; NULL
+ * when none did. */
+const char *dispatch_refusal(const struct dispatch *d);
+
 /* Tasks followed after their client got a 504. */
 size_t dispatch_orphans(const struct dispatch *d);
 

@@ -101,6 +101,12 @@ static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
         return respond_error(h, conn, 503, "no events replica is alive", NULL);
     if ((long)pending_count(h->pending) >= h->cfg.max_in_flight)
         return respond_error(h, conn, 503, HTTP_TOO_BUSY, NULL);
+    const char *refusal = dispatch_refusal(h->dispatch);
+    if (refusal) {
+        char err[TASK_ERR_LEN + 64];
+        snprintf(err, sizeof err, "events refuses new tasks: %s", refusal);
+        return respond_error(h, conn, 503, err, NULL);
+    }
     return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
 }
 

@@ -148,7 +148,8 @@ class FrontendStatus(unittest.TestCase):
         """Tasks that add are swallowed (the frontend's own deadline answers); string tasks are refused with 503 as
         events does when its own caps are full; history queries are swallowed."""
         if msg["kind"] == "task" and msg.get("task") == "STRING":
-            return {"kind": "result", "id": msg["id"], "status": 503, "error": "the events replica is at capacity"}
+            return {"kind": "result", "id": msg["id"], "status": 503, "error": "the events replica is at capacity",
+                    "retryAfter": 1}
         return None
 
     @classmethod
@@ -180,6 +181,9 @@ class FrontendStatus(unittest.TestCase):
         answer = request(self.port, "POST", "/task", '{"a1": "x", "a2": "y"}')
         self.assert_503(answer, "the events replica is at capacity")
         self.assertRegex(answer[2]["id"], r"^[0-9a-f]+-[0-9a-f]+$")
+        # GET / says why new work is refused, for the refusal's Retry-After (1 s), then answers 200 again.
+        self.assert_503(request(self.port, "GET", "/"), "events refuses new tasks: the events replica is at capacity")
+        self.wait_health(200)
 
     def test_saturated(self):
         results = []

@@ -456,6 +456,7 @@ static void test_malformed_messages_are_dropped(void)
     CHECK_INT_EQ(pending_count(e.pending), 1);
     CHECK_INT_EQ(stats(&e).answered, 0);
     CHECK_INT_EQ(stats(&e).late, 0);
+    CHECK(dispatch_refusal(e.d) == NULL);
     /* An answer for an id nobody waits for (timed out, or never ours) is counted late. */
     answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", "0000000000000000-00000000ffff");
     CHECK_INT_EQ(stats(&e).late, 1);
@@ -555,8 +556,32 @@ static void test_result_that_never_comes(void)
     env_free(&e);
 }
 
+/* A refusal from events (a cap was full) is a 503 the client may retry, and GET / says why until its Retry-After
+ * has passed. */
+static void test_refusal(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    int rc;
+    struct request *req = post(&e, CONN(5), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":503,\"error\":\"full (MAX_JOBS)\",\"retryAfter\":2}",
+           req->id);
+    CHECK_INT_EQ(req->status, 503);
+    CHECK_STR_EQ(dispatch_refusal(e.d), "full (MAX_JOBS)");
+    e.fake.now += 1999;
+    CHECK(dispatch_refusal(e.d) != NULL);
+    e.fake.now += 1;
+    CHECK(dispatch_refusal(e.d) == NULL);
+    done(req);
+    env_free(&e);
+}
+
 int main(void)
 {
+    test_refusal();
     log_init("test_fe_dispatch", "-", LOG_ERROR); /* the dropped messages below each log a warning */
     test_answered();
     test_zero_receivers_goes_to_another_replica();

@@ -124,6 +124,17 @@ static void test_round_trips(void)
     ev.replica = "backend-number-7";
     ROUND_TRIP(&ev, "{\"kind\":\"result\",\"id\":\"fe-1-42\",\"replyTo\":\"taskbus:fe-1\",\"origin\":\"fe-1\","
                     "\"status\":200,\"result\":\"0.5714285714285714\",\"replica\":\"backend-number-7\"}");
+    ev.status = 503;
+    ev.result = NULL;
+    ev.error = "full";
+    ev.retry_after_s = 2;
+    ev.reply_to = NULL;
+    ev.replica = NULL;
+    ROUND_TRIP(&ev, "{\"kind\":\"result\",\"id\":\"fe-1-42\",\"origin\":\"fe-1\",\"status\":503,\"error\":\"full\","
+                    "\"retryAfter\":2}");
+    ev.retry_after_s = 0;
+    ev.replica = "backend-number-7";
+    ev.reply_to = "taskbus:fe-1";
     ev.status = 422;
     ev.result = NULL;
     ev.error = "division by zero";
@@ -183,6 +194,8 @@ static void test_decode_rejects(void)
     BAD("{\"kind\":\"result\",\"id\":\"x\",\"replyTo\":\"taskbus:a\\nb\",\"status\":500,\"error\":\"e\"}",
         "replyTo must be taskbus:<replica id>");
     BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":200}", "missing result (status 200)");
+    BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":503,\"error\":\"e\",\"retryAfter\":0}",
+        "retryAfter must be an integer from 1 to 3600");
     BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":422}", "missing error (status is not 200)");
     BAD("{\"kind\":\"result\",\"id\":\"x\",\"status\":200,\"result\":\"1\",\"token\":\"a\\\"b\"}",
         "token must be 1 to 32 letters, digits, '-', '_' or '.'");

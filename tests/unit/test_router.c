@@ -585,6 +585,7 @@ static void test_admission(void)
     CHECK_STR_EQ(answer.id, "t-10");
     CHECK_INT_EQ(answer.status, 503);
     CHECK(strstr(answer.error, "MAX_JOBS") != NULL);
+    CHECK_INT_EQ(answer.retry_after_s, 1); /* refused, not accepted: the frontend may say so and retry */
     CHECK_INT_EQ(f.store.n, 1);
     msg_clear(&answer);
     teardown(&f);
