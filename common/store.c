@@ -585,30 +585,36 @@ size_t store_backlog(struct store *s)
     return n;
 }
 
-int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx)
+/* A new query of 'kind' about 'task_id' for the reader; the caller sets its callback and enqueues it. NULL when out
+ * of memory. */
+static struct item *query_item(enum item_kind kind, const char *task_id, void *ctx)
 {
     struct item *it = calloc(1, sizeof *it);
     if (!it || !(it->task_id = strdup(task_id))) {
         free(it);
-        return -1;
+        return NULL;
     }
-    it->kind = ITEM_QUERY;
-    it->cb = cb;
+    it->kind = kind;
     it->ctx = ctx;
+    return it;
+}
+
+int store_history(struct store *s, const char *task_id, store_history_fn cb, void *ctx)
+{
+    struct item *it = query_item(ITEM_QUERY, task_id, ctx);
+    if (!it)
+        return -1;
+    it->cb = cb;
     enqueue(s, it);
     return 0;
 }
 
 int store_outcome(struct store *s, const char *task_id, store_outcome_fn cb, void *ctx)
 {
-    struct item *it = calloc(1, sizeof *it);
-    if (!it || !(it->task_id = strdup(task_id))) {
-        free(it);
+    struct item *it = query_item(ITEM_OUTCOME, task_id, ctx);
+    if (!it)
         return -1;
-    }
-    it->kind = ITEM_OUTCOME;
     it->outcome_cb = cb;
-    it->ctx = ctx;
     enqueue(s, it);
     return 0;
 }

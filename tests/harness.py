@@ -437,6 +437,22 @@ def records_by_task(stack, task_ids):
     return by_task
 
 
+def post_concurrently(pool, port, body, indexes, timeout=30):
+    """Start one POST /task of body(i) per index on 'pool'; returns the futures of (i, status, reply)."""
+    def one(i):
+        status, reply = http(port, "POST", "/task", body(i), timeout=timeout)
+        return i, status, reply
+    return [pool.submit(one, i) for i in indexes]
+
+
+def thaw_and_stop(stack):
+    """Stop the stack after sending SIGCONT to every daemon (a frozen one would not see SIGTERM); raises if a daemon
+    exited non-zero (a crash or a leak)."""
+    for d in stack.daemons:
+        d.thaw()
+    stack.stop()
+
+
 def check_all_ok(test, answers, expected, why):
     """Fail 'test' unless every (i, status, reply) of 'answers' is a 200 with result expected(i) and the task ids are
     distinct. Returns the ids."""

@@ -64,17 +64,11 @@ class EventsFailoverBase(unittest.TestCase):
             i -= 1
 
     def stop_stack(self):
-        for d in self.stack.daemons:      # a frozen daemon would not see SIGTERM
-            d.thaw()
-        self.stack.stop()                 # raises if a daemon exited non-zero (crash, leak)
+        harness.thaw_and_stop(self.stack)
 
     # ---- helpers
     def post_concurrently(self, indexes):
-        """Start one POST /task per index on its own thread; returns the futures of (i, status, reply)."""
-        def one(i):
-            status, reply = harness.http(self.port, "POST", "/task", body(i), timeout=40)
-            return i, status, reply
-        return [self.pool.submit(one, i) for i in indexes]
+        return harness.post_concurrently(self.pool, self.port, body, indexes, timeout=40)
 
     def hold_tasks(self, n):
         """Freeze the arithmetic backend, POST n tasks concurrently, and wait (watchdog) until events has logged every

@@ -59,17 +59,11 @@ class FailoverTest(unittest.TestCase):
         return ids
 
     def stop_stack(self):
-        for d in self.stack.daemons:      # a frozen daemon would not see SIGTERM
-            d.thaw()
-        self.stack.stop()                 # raises if a daemon exited non-zero (crash, leak)
+        harness.thaw_and_stop(self.stack)
 
     # ---- helpers
     def post_concurrently(self, indexes):
-        """Start one POST /task per index on its own thread; returns the futures of (i, status, reply)."""
-        def one(i):
-            status, reply = harness.http(self.port, "POST", "/task", body(i), timeout=30)
-            return i, status, reply
-        return [self.pool.submit(one, i) for i in indexes]
+        return harness.post_concurrently(self.pool, self.port, body, indexes, timeout=30)
 
     def wait_received(self, n, since_ids=()):
         """Wait (watchdog) until the log holds n "received" records besides those of 'since_ids': the tasks are in
