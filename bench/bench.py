@@ -31,6 +31,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests"))
 import harness  # noqa: E402
+import prefill  # noqa: E402  (bench/, next to this file)
+import readload  # noqa: E402
 
 HOST = "127.0.0.1"
 BODIES = ['{"a1":5,"a2":10}', '{"s1":4,"s2":7}', '{"m1":4,"m2":7}', '{"d1":4,"d2":7}', '{"a1":"a","a2":"b"}']
@@ -39,6 +41,11 @@ SAMPLE_EVERY = 499          # wrk keeps the id of every n-th 2xx answer (up to S
 SAMPLES_PER_THREAD = 25
 RSS_TARGET_MB = 30
 TARGET_RATIO, TARGET_P99_MS, TARGET_CONNS = 0.25, 15.0, 64
+TARGET_GET_RATIO, TARGET_GET_P99_MS = 0.9, 10.0   # POST req/s with the GET side load / without; GET p99 at N records
+LOG_RECORDS = 10_000_000    # event log size at which GET /task/{id} is timed
+READ_GETS = 2000            # tasks posted after the prefill and read back
+QUICK_OUT = os.path.join(tempfile.gettempdir(), "taskbus-bench-quick")
+QUICK = {"seconds": 3, "warmup": 1, "concurrency": "64", "many": 0, "log_records": 200_000, "read_gets": 500}
 
 # One Lua script for wrk. With no bodies it sends GET /, otherwise POST /task rotating over the bodies.
 # response() counts non-2xx answers per status and samples task ids; done() prints one "BENCH {json}" line.
@@ -142,22 +149,47 @@ def parse_args():
     p.add_argument("--events", type=int, default=int(env_default("EVENTS", 1)))
     p.add_argument("--backends", type=parse_backends, default=parse_backends(env_default("BACKENDS", "1")),
                    help="replicas per backend service: N, or service=N,... (default 1 each)")
-    p.add_argument("--seconds", type=float, default=float(env_default("SECONDS", 10)),
-                   help="duration of each measured row (default 10)")
-    p.add_argument("--concurrency", default=env_default("CONCURRENCY", "1,16,64,256"),
-                   help="connections of the mixed pipeline rows (default 1,16,64,256)")
-    p.add_argument("--many", type=int, default=int(env_default("MANY", 1000)),
-                   help="connections of the extra many-connections row (0: skip; default 1000)")
+    p.add_argument("--seconds", type=float, default=env_default("SECONDS", None),
+                   help="duration of each measured row (default 10; --quick: 3)")
+    p.add_argument("--concurrency", default=env_default("CONCURRENCY", None),
+                   help="connections of the mixed pipeline rows (default 1,16,64,256; --quick: 64)")
+    p.add_argument("--many", type=int, default=env_default("MANY", None),
+                   help="connections of the extra many-connections row (0: skip; default 1000; --quick: 0)")
+    p.add_argument("--get-rate", type=float, default=float(env_default("GET_RATE", 50)),
+                   help=f"GET /task/{{id}} per second beside the POST load of the row at {TARGET_CONNS} connections "
+                        "(0: skip the row; default 50)")
+    p.add_argument("--log-records", type=int, default=env_default("LOG_RECORDS", None),
+                   help="prefill the event log to this many records after the load, then time GET /task/{id} "
+                        f"(0: skip; default {LOG_RECORDS:,}; --quick: {QUICK['log_records']:,})")
+    p.add_argument("--read-gets", type=int, default=env_default("READ_GETS", None),
+                   help=f"tasks posted after the prefill and read back once each (default {READ_GETS:,}; "
+                        f"--quick: {QUICK['read_gets']})")
+    p.add_argument("--read-conns", type=int, default=int(env_default("READ_CONNS", 4)),
+                   help="concurrent GETs when reading those tasks back (default 4)")
+    p.add_argument("--quick", action="store_true", default=env_default("QUICK", "") not in ("", "0"),
+                   help="a short run for development: " + ", ".join(f"{k.replace('_', '-')} {v}"
+                                                                      for k, v in QUICK.items()) +
+                        " unless given")
     p.add_argument("--threads", type=int, default=int(env_default("THREADS", os.cpu_count() or 2)),
                    help="wrk threads (default: nproc)")
-    p.add_argument("--warmup", type=float, default=float(env_default("WARMUP", 2)),
-                   help="seconds of mixed load before measuring (default 2)")
-    p.add_argument("--out", default=env_default("OUT", os.path.join(TOP, "bench", "results")),
-                   help="folder for latest.md and latest.png")
+    p.add_argument("--warmup", type=float, default=env_default("WARMUP", None),
+                   help="seconds of mixed load before measuring (default 2; --quick: 1)")
+    p.add_argument("--out", default=env_default("OUT", None),
+                   help="folder for latest.md and latest.png (default bench/results; --quick: "
+                        f"{QUICK_OUT})")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for the daemons (repeatable)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (logs, store) even on success")
     a = p.parse_args()
+    if a.out is None:
+        a.out = QUICK_OUT if a.quick else os.path.join(TOP, "bench", "results")
+    full = {"seconds": 10, "warmup": 2, "concurrency": "1,16,64,256", "many": 1000, "log_records": LOG_RECORDS,
+            "read_gets": READ_GETS}
+    for k, v in (QUICK if a.quick else full).items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    a.seconds, a.warmup = float(a.seconds), float(a.warmup)
+    a.many, a.log_records, a.read_gets = int(a.many), int(a.log_records), int(a.read_gets)
     a.concurrency = [int(c) for c in str(a.concurrency).split(",") if c.strip()]
     if a.seconds <= 0 or a.frontends < 1 or a.events < 1 or not a.concurrency or min(a.concurrency) < 1:
         p.error("seconds, frontends, events and every concurrency must be positive")
@@ -269,6 +301,50 @@ def write_lua(dirname, name, bodies):
     return path
 
 
+def with_gets(ports, script, conns, seconds, threads, ids, rate):
+    """The wrk POST row, with GET /task/{id} of 'ids' paced at 'rate' per second beside it for as long as wrk runs.
+    Returns wrk's row with the GETs' figures under "gets"."""
+    load = readload.PacedGets(ports, ids, rate).start()
+    try:
+        row = wrk(ports, "/task", script, conns, seconds, threads)
+    finally:
+        gets = load.stop()
+    row["gets"] = gets
+    return row
+
+
+def read_at_size(stack, args):
+    """Prefill the event log to about args.log_records records (prefill.py), post args.read_gets tasks through the
+    pipeline (so that the projection holds them), then GET each once, args.read_conns at a time. Returns the figures:
+    the log size before and after, the prefill's records and seconds, the POSTs' failures, and the GETs'."""
+    db = stack.mongo()
+    out = {"before": store_size(db), "prefilled": 0, "prefill_s": 0.0}
+    want = args.log_records - out["before"] - 2 * args.read_gets
+    if want > 0:
+        print(f"bench: prefilling the event log with {want:,} records (to {args.log_records:,}) ...",
+              file=sys.stderr, flush=True)
+        last = [time.monotonic(), out["before"]]
+
+        def progress():
+            now, size = time.monotonic(), store_size(db)
+            print(f"bench:   {size:,} records in the log ({(size - last[1]) / (now - last[0]):,.0f}/s)",
+                  file=sys.stderr, flush=True)
+            last[:] = [now, size]
+
+        out["prefilled"], out["prefill_s"] = prefill.fill(stack.mongo_uri, want, progress=progress)
+    out["processes"] = os.cpu_count() or 2
+    print(f"bench: GET /task/{{id}} of {args.read_gets:,} new tasks ({args.read_conns} at a time) ...",
+          file=sys.stderr, flush=True)
+    t0 = time.monotonic()
+    ids, out["posts_bad"] = readload.post_tasks(stack.frontend_ports, BODIES, args.read_gets, 8)
+    out["posts_s"] = time.monotonic() - t0
+    out["size"] = store_size(db)
+    out["gets"] = readload.closed_gets(stack.frontend_ports, ids, args.read_conns)
+    ferret = next((p for p in stack.servers if p.name == "ferretdb"), None)
+    out["ferretdb_hwm"] = proc_figures(ferret.pid)[0] if ferret else None
+    return out
+
+
 # ---------------------------------------------------------------- processes and the store
 
 def proc_figures(pid):
@@ -315,6 +391,8 @@ def scan_store(db, samples):
     counts = {"received": 0, "dispatched": 0, "completed": 0, "failed": 0}
     tasks, interned = {}, {}
     for d in db.events.find({}, {"_id": 0, "task": 1, "seq": 1, "type": 1, "backend": 1}, batch_size=20000):
+        if str(d.get("task")).startswith(prefill.PREFIX):
+            continue  # bench.py reads the log back before it prefills; this keeps a later scan about our own tasks
         kind, backend = d.get("type"), d.get("backend")
         counts[kind] = counts.get(kind, 0) + 1
         tasks.setdefault(d.get("task"), []).append((d.get("seq", -1), interned.setdefault(kind, kind),
@@ -466,6 +544,7 @@ def main():
     stack = harness.Stack(args.build, workdir=work, frontends=args.frontends, events=args.events,
                           backends=args.backends, env=env)
     rows, errors, notes, samples = [], [], [], []
+    reads = {}
     store, rss, settled = {}, [], False
     cpu_before = cpu_after = {}
     total = {"2xx": 0, "non2xx": 0, "inflight_bound": 0}
@@ -506,6 +585,19 @@ def main():
         for c in args.concurrency:
             measure("pipeline, five bodies", "mixed", "wrk", c,
                     lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
+            if c == TARGET_CONNS and args.get_rate > 0:
+                # The same POST load with GETs beside it, then without again: the ratio to the mean of the two plain
+                # rows cancels a drift of the machine over the 30 s (A-B-A).
+                ids = list(dict.fromkeys(samples))
+                if len(ids) < 50:
+                    more, bad = readload.post_tasks(ports, BODIES, 200, 8)
+                    total["2xx"] += len(more)
+                    total["non2xx"] += sum(bad.values())
+                    ids += more
+                measure(f"pipeline, five bodies + {args.get_rate:g} GET /task/s", "mixed+get", "wrk", c,
+                        lambda: with_gets(ports, mix_lua, c, S, args.threads, ids, args.get_rate))
+                measure("pipeline, five bodies (again, after the GET row)", "mixed-again", "wrk", c,
+                        lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
         if args.many:
             measure("pipeline, five bodies, many connections", "mixed", "wrk", args.many,
                     lambda: wrk(ports, "/task", mix_lua, args.many, S, args.threads))
@@ -520,6 +612,8 @@ def main():
         t0 = time.monotonic()
         store = scan_store(stack.mongo(), samples)
         store["scan_s"] = time.monotonic() - t0
+        if args.log_records > 0:
+            reads = read_at_size(stack, args)
     except BenchError as e:
         errors.append(str(e))
     except Exception as e:  # the stack did not start, or the store did not answer
@@ -572,7 +666,34 @@ def main():
         if rows and n.startswith("events") and "max_store_lag_ms" not in l["stopped"]:
             errors.append(f"{n}: no event=stopped line with max_store_lag_ms in its log")
 
+    plain = [r for r in rows if r["kind"] in ("mixed", "mixed-again") and r["conns"] == TARGET_CONNS]
+    with_get = next((r for r in rows if r["kind"] == "mixed+get"), None)
+    get_ratio = None
+    if with_get:
+        g = with_get["gets"]
+        mean = sum(r["rps"] for r in plain) / len(plain) if plain else 0
+        get_ratio = with_get["rps"] / mean if mean else None
+        if g["non200"]:
+            errors.append(f"{g['non200']} of {g['gets']} GET /task/{{id}} beside the POST load were not a good 200: "
+                          f"{json.dumps(g['statuses'])}")
+    if reads:
+        g = reads["gets"]
+        if reads["posts_bad"]:
+            errors.append(f"POST /task after the prefill: non-200 answers {json.dumps(reads['posts_bad'])}")
+        if g["non200"] or not g["gets"]:
+            errors.append(f"{g['non200']} of {g['gets']} GET /task/{{id}} at {reads['size']:,} log records were not "
+                          f"a good 200: {json.dumps(g['statuses'])}")
+
     targets = []
+    if get_ratio is not None:
+        targets.append((get_ratio >= TARGET_GET_RATIO,
+                        f"POST req/s at {TARGET_CONNS} connections with {args.get_rate:g} GET /task/s beside it ≥ "
+                        f"{TARGET_GET_RATIO:g} × without: {fmt(with_get['rps'], 0)} / "
+                        f"{' and '.join(fmt(r['rps'], 0) for r in plain)} = {fmt(get_ratio)}"))
+    if reads and reads["gets"]["gets"]:
+        targets.append((reads["gets"]["p99"] <= TARGET_GET_P99_MS,
+                        f"GET /task/{{id}} p99 ≤ {TARGET_GET_P99_MS:g} ms at {fmt(reads['size'])} log records: "
+                        f"{fmt(reads['gets']['p99'])} ms"))
     c64 = next((r for r in rows if r["kind"] == "mixed" and r["conns"] == TARGET_CONNS), None)
     if c64:
         targets.append((c64["ratio"] is not None and c64["ratio"] >= TARGET_RATIO,
@@ -628,6 +749,46 @@ def main():
             md.append(f"| CPU of all daemons and servers per pipeline answer (measured rows) | "
                       f"{cpu_used / answered_after * 1e6:.0f} µs |")
         md.append("")
+    if with_get or reads:
+        md += ["## Reads: GET /task/{id}", ""]
+    if with_get:
+        g = with_get["gets"]
+        md += [f"POST load at {TARGET_CONNS} connections (the wrk rows above) without GETs, with {args.get_rate:g} "
+               "GET /task/{id} per second beside it, and without again, back to back; the ratio is to the mean "
+               "of the two rows without. The GETs are paced open-loop (one every "
+               f"{1000 / args.get_rate:g} ms whatever the answers; latency from each GET's scheduled time) over "
+               f"{fmt(g['ids'])} task ids that wrk saw answered earlier in the run, from Python (http.client, "
+               "keep-alive).", "",
+               "| figure | value |", "|---|---:|",
+               "| POST req/s without / with GETs / without again | " +
+               " / ".join(fmt(r["rps"], 0) for r in rows if r["kind"] in ("mixed", "mixed-again", "mixed+get")
+                          and r["conns"] == TARGET_CONNS) + " |",
+               f"| POST req/s with GETs ÷ without (mean of both) | {fmt(get_ratio)} |",
+               f"| GETs sent (rate) | {fmt(g['gets'])} ({fmt(g['rate'], 1)}/s) |",
+               f"| GET latency p50 / p99 / max, ms | {fmt(g['p50'])} / {fmt(g['p99'])} / {fmt(g['max'])} |",
+               f"| GETs not a good 200 | {fmt(g['non200'])}" +
+               (" " + json.dumps(g["statuses"]) if g["statuses"] else "") + " |",
+               f"| pacer's worst lateness | {fmt(g['scheduler_late_ms'])} ms |", ""]
+    if reads:
+        g = reads["gets"]
+        rate = reads["prefilled"] / reads["prefill_s"] if reads["prefill_s"] else None
+        md += [f"After the read-back of the store: the log prefilled to {fmt(args.log_records)} records "
+               "(`bench/prefill.py`: records of the pipeline's shape, `insert_many` of "
+               f"{prefill.BATCH:,} unordered, from {reads['processes']} processes), then {fmt(args.read_gets)} "
+               "tasks posted through the pipeline (so the projection holds them) and each read once with GET "
+               f"/task/{{id}}, {g['conns']} at a time, closed-loop, from Python (http.client, keep-alive).", "",
+               "| figure | value |", "|---|---:|",
+               f"| log records before the prefill | {fmt(reads['before'])} |",
+               f"| prefilled records, time, rate | {fmt(reads['prefilled'])} in {reads['prefill_s']:.0f} s = "
+               f"{fmt(rate, 0)} records/s |",
+               f"| log records when reading (collStats) | {fmt(reads['size'])} |",
+               f"| {fmt(args.read_gets)} POSTs (8 at a time) | {reads['posts_s']:.1f} s" +
+               (", not 200: " + json.dumps(reads["posts_bad"]) if reads["posts_bad"] else "") + " |",
+               f"| GETs (rate) | {fmt(g['gets'])} ({fmt(g['rate'], 0)}/s) |",
+               f"| GET latency p50 / p99 / max, ms | {fmt(g['p50'])} / {fmt(g['p99'])} / {fmt(g['max'])} |",
+               f"| GETs not a good 200 | {fmt(g['non200'])}" +
+               (" " + json.dumps(g["statuses"]) if g["statuses"] else "") + " |",
+               f"| FerretDB peak RSS after the reads | {fmt(reads['ferretdb_hwm'], 1)} MB |", ""]
     if rss:
         md += ["## Processes (read after the load)", "",
                "| process | pid | peak RSS MB (VmHWM) | CPU s in the measured pipeline rows |", "|---|---:|---:|---:|"]
