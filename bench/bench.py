@@ -6,8 +6,14 @@ FerretDB and daemons on free loopback ports (tests/harness.py) and measures, in 
 - the baseline: `GET /` of the same frontend(s), with `ab -k` and with `wrk` (the HTTP ceiling of the machine);
 - the pipeline: `POST /task` with one seed body (`ab -k -p`), and with the five seed bodies in rotation (`wrk` with a
   Lua script) at 1, 16, 64 and 256 connections, plus one row at 1,000 connections;
+- reads beside writes: right after the 64-connection row, the same POST load with 50 GET /task/{id} per second
+  (paced open-loop, ids of tasks answered earlier in the run) beside it, then the plain row again; POST req/s with
+  the GETs over the mean of the two plain rows (target ≥ 0.9), and the GETs' latency and statuses;
 - afterwards: answered tasks in the store against the responses the tools counted, the histories of sampled tasks,
-  the store's write lag (`max_store_lag_ms=` in the events daemons' `event=stopped` line) and every process's peak RSS.
+  the store's write lag (`max_store_lag_ms=` in the events daemons' `event=stopped` line) and every process's peak RSS;
+- then reads at a log size: the event log prefilled to --log-records records of the pipeline's shape (bench/prefill.py),
+  tasks posted through the pipeline, and each read once with GET /task/{id} (target p99 ≤ 10 ms). This comes after
+  the read-back above because FerretDB answers every query but a lone _id equality with a scan of the whole log.
 
 Every figure is also given as a ratio to the baseline of the same run and the same tool: the machines are shared and
 noisy. Targets print as PASS/MISS and never fail the run; errors (non-2xx answers or socket errors in a pipeline row,
