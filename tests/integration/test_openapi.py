@@ -18,6 +18,7 @@ Three stacks:
 - Silent: redis-server and a frontend only, with a fake events replica that registers and never answers: the
   frontend's own 504 on POST /task and GET /task/{id}; once the fake leaves, 503 on every route.
 """
+import datetime
 import http.client
 import json
 import os
@@ -28,6 +29,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 import jsonschema
 import yaml
@@ -172,6 +174,11 @@ def coerce(value, schema):
     return value
 
 
+def parse_time(text):
+    """A Timestamp ("2026-12-01T20:41:00.123Z") as a datetime."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def strict_json(raw):
     """Parse a JSON text as the frontend would accept it: UTF-8, no duplicate keys, no NaN / Infinity."""
     def no_duplicates(pairs):
@@ -212,8 +219,8 @@ def request(port, method, path, body=None, headers=None, timeout=30, chunks=None
 
 def raw_request(port, data, timeout=10):
     """Send 'data' (a whole request, bytes) on a new connection and read one answer: (status, lower-cased headers,
-    body; none to HEAD). For answers after which the server closes a connection it has not read to the end: the close is then a
-    reset, which is fine once the whole answer (by its Content-Length) has arrived."""
+    body; none to HEAD). For answers after which the server closes a connection it has not read to the end: the
+    close is then a reset, which is fine once the whole answer (by its Content-Length) has arrived."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         got = b""
         try:
@@ -296,6 +303,8 @@ class SpecTest(unittest.TestCase):
         self.assertEqual(seqs, sorted(seqs), "history is not in seq order")
         self.assertEqual(history[0]["type"], "received")
         self.assertEqual(history[0]["taskType"], view["taskType"])
+        self.assertLessEqual(parse_time(view["created"]), parse_time(history[0]["at"]["$date"]),
+                             "created after its first record")
         outcome = [r for r in history if r["type"] in ("completed", "failed")]
         if view["status"] in ("completed", "failed"):
             self.assertEqual(len(outcome), 1, history)
@@ -353,6 +362,24 @@ class Document(unittest.TestCase):
         for tpl in ROUTES:
             self.assertIn("405", SPEC.doc["paths"][tpl]["x-other-methods"]["responses"], tpl)
         self.assertIn("404", SPEC.doc["x-unmatched-route"]["responses"])
+
+    def test_parameters_are_well_formed(self):
+        ids = set()
+        for tpl, item in SPEC.doc["paths"].items():
+            for m, op in item.items():
+                if m.upper() not in METHODS:
+                    continue
+                with self.subTest(operation=f"{m.upper()} {tpl}"):
+                    self.assertNotIn(op.get("operationId"), ids, "operationIds are unique")
+                    ids.add(op.get("operationId"))
+                    params = [SPEC.deref(p) for p in item.get("parameters", []) + op.get("parameters", [])]
+                    for p in params:
+                        self.assertIn(p["in"], ("path", "query", "header"))
+                        jsonschema.Draft202012Validator.check_schema(p["schema"])
+                    in_path = {p["name"] for p in params if p["in"] == "path"}
+                    self.assertEqual(in_path, set(re.findall(r"\{(\w+)\}", tpl)))
+                    self.assertTrue(all(p.get("required") for p in params if p["in"] == "path"))
+                    self.assertEqual("requestBody" in op, m == "post", "only POST /task takes a body")
 
     def test_every_response_has_a_schema_or_is_documented_as_non_json(self):
         def responses():
@@ -555,7 +582,7 @@ class Full(SpecTest, harness.StackTest):
         # Page through everything two at a time: every task once, newest first, until next is null.
         seen, after, pages = [], None, 0
         while True:
-            page = self.tasks("limit=2" + (f"&after={after}" if after else ""))
+            page = self.tasks(urllib.parse.urlencode({"limit": 2, **({"after": after} if after else {})}))
             self.assertLessEqual(len(page["tasks"]), 2)
             seen += page["tasks"]
             pages += 1
@@ -584,6 +611,10 @@ class Full(SpecTest, harness.StackTest):
                 self.assertTrue(all(keep(t) for t in tasks), tasks)
         failed_view = [t for t in self.tasks("status=failed&limit=100")["tasks"] if t["id"] == failed]
         self.assertEqual([(t["code"], t["error"]) for t in failed_view], [(422, "division by zero")])
+        # A task's summary in the list says what GET /task/{id} says.
+        for summary in (t for t in seen if t["id"] in mine | {failed}):
+            view = self.task(summary["id"])
+            self.assertEqual(summary, {k: v for k, v in view.items() if k not in ("message", "history")})
 
     def test_list_tasks_400(self):
         for name, value in [("status", "bogus"), ("status", "COMPLETED"), ("limit", "0"), ("limit", "101"),
