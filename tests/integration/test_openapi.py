@@ -551,6 +551,8 @@ class Full(SpecTest, harness.StackTest):
         self.assertEqual((view["result"], view["taskType"], view["service"]), ("42", "NUMBER", "arithmetic"))
         # A bad body is refused the same way with or without the preference.
         self.post('{"m1": 6}', headers={"Prefer": "respond-async"}, expect=400)
+        # Preferences are a list (RFC 7240), any case.
+        self.post('{"m1": 2, "m2": 3}', headers={"Prefer": "wait=5, Respond-Async"}, expect=202)
         # Without the preference nothing changes.
         self.post('{"m1": 6, "m2": 7}', headers={"Prefer": "return=minimal"}, expect=200)
 
@@ -622,6 +624,9 @@ class Full(SpecTest, harness.StackTest):
             with self.subTest(query=f"{name}={value}"):
                 self.tasks(f"{name}={value}", expect=400)
                 self.assert_param("GET", "/tasks", name, value.replace("%2F", "/"), valid=False)
+        for cursor in ("garbage", "1:2:3", "x" * 200):       # opaque to the document, so only the status is checked
+            with self.subTest(after=cursor):
+                self.tasks(f"after={cursor}", expect=400)
 
 
 # ---- a stack without backends, and a task map without STRING
