@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -502,7 +503,8 @@ class Full(SpecTest, harness.StackTest):
     def test_431_is_libmicrohttpd_html(self):
         body = b'{"a1": 1, "a2": 2}'
         for method, path in (("GET", "/"), ("HEAD", "/"), ("POST", "/task"), ("GET", "/task/abc-1"),
-                             ("GET", "/tasks"), ("DELETE", "/task"), ("GET", "/nope")):
+                             ("HEAD", "/task/abc-1"), ("GET", "/tasks"), ("HEAD", "/tasks"), ("DELETE", "/"),
+                             ("GET", "/task"), ("DELETE", "/task/abc-1"), ("PUT", "/tasks"), ("GET", "/nope")):
             with self.subTest(route=f"{method} {path}"):
                 data = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: {'x' * 6000}\r\n"
                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
@@ -708,6 +710,7 @@ class SilentEvents:
         self.id = f"events-silent-{os.getpid()}"
         self.sub = harness.Redis(redis_port)
         self.sub.command("SUBSCRIBE", f"taskbus:{self.id}")
+        self.channel = f"taskbus:{self.id}"
         self.beat_conn = harness.Redis(redis_port)
         self.stopping = threading.Event()
         self.beat()
@@ -716,6 +719,21 @@ class SilentEvents:
 
     def beat(self):
         self.beat_conn.command("ZADD", "taskbus:replicas:events", int(time.time() * 1000) + 1000, self.id)
+
+    def received(self):
+        """How many messages were published to it so far (read from its subscription without waiting)."""
+        self.sub.sock.setblocking(False)
+        try:
+            while True:
+                chunk = self.sub.sock.recv(65536)
+                if not chunk:
+                    break
+                self.sub.buf += chunk
+        except BlockingIOError:
+            pass
+        finally:
+            self.sub.sock.settimeout(10)
+        return self.sub.buf.count(b"$7\r\nmessage\r\n")
 
     def heartbeat(self):
         while not self.stopping.wait(0.1):
@@ -776,6 +794,47 @@ class Silent(SpecTest):
         self.call("GET", "/task/abc-1", expect=503)
         self.call("HEAD", "/task/abc-1", expect=503)
         self.call("GET", "/tasks")
+
+    def test_3_shutting_down_503_on_every_route(self):
+        """After SIGTERM, with a request still in flight, a frontend answers every new request on any route 503 with
+        Connection: close (then the request in flight too, after SHUTDOWN_GRACE_MS), and exits 0."""
+        fake = SilentEvents(self.stack.redis_port)
+        self.addCleanup(fake.close)
+        proc = self.stack.start_frontend(TASK_TIMEOUT_MS=20000, SHUTDOWN_GRACE_MS=2000)
+        port = self.stack.frontend_ports[-1]
+        harness.wait_until("GET / to answer 200", lambda: request(port, "GET", "/")[0] == 200, 10)
+        me = self.stack.replica_id(proc)
+        routes = [("GET", "/"), ("HEAD", "/"), ("POST", "/task"), ("GET", "/task/abc-1"), ("HEAD", "/task/abc-1"),
+                  ("GET", "/tasks"), ("HEAD", "/tasks"), ("DELETE", "/"), ("GET", "/task"), ("PUT", "/tasks"),
+                  ("DELETE", "/task/abc-1"), ("GET", "/nope")]
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(len(routes) + 1)]
+        for c in conns:
+            self.addCleanup(c.close)
+            self.assertEqual(SPEC.check("GET", "/", exchange(c, "GET", "/")), {"message": "OK"})  # kept open
+        conns[0].request("POST", "/task", '{"a1": 1, "a2": 2}', {"Content-Type": "application/json"})
+        harness.wait_until("the task to reach the events replica", lambda: fake.received() >= 1, 10)
+        proc.p.send_signal(signal.SIGTERM)
+        harness.wait_until("the frontend to leave the registry", lambda: me not in self.stack.replica_ids("frontend"))
+        for conn, (method, path) in zip(conns[1:], routes):
+            with self.subTest(route=f"{method} {path}"):
+                answer = exchange(conn, method, path, '{"a1": 1, "a2": 2}' if method == "POST" else None)
+                reply = SPEC.check(method, path, answer)
+                self.assertEqual((answer[0], answer[1].get("connection")), (503, "close"))
+                if method != "HEAD":
+                    self.assertEqual(reply["error"], "the frontend is shutting down")
+        resp = conns[0].getresponse()
+        answer = resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        reply = SPEC.check("POST", "/task", answer)
+        self.assertEqual((answer[0], reply["error"]), (503, "the frontend is shutting down"))
+        self.assertEqual(proc.p.wait(15), 0, proc.tail())
+
+
+def exchange(conn, method, path, body=None):
+    """One request on an open keep-alive connection: (status, lower-cased headers, raw body)."""
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+    resp = conn.getresponse()
+    raw = resp.read()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw
 
 
 def tearDownModule():
