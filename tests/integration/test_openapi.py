@@ -620,6 +620,26 @@ class Full(SpecTest, harness.StackTest):
             view = self.task(summary["id"])
             self.assertEqual(summary, {k: v for k, v in view.items() if k not in ("message", "history")})
 
+    def test_reads_under_concurrency(self):
+        """Reads in flight while the frontend refreshes its registry view (every HEARTBEAT_MS, 200 ms here) still get
+        documented answers: a dropped connection is none."""
+        task_id = self.post('{"a1": 1, "a2": 2}', expect=200)[2]["id"]
+        deadline, failures, count = time.monotonic() + 4, [], [0]
+
+        def reader(path):
+            while time.monotonic() < deadline and not failures:
+                try:
+                    SPEC.check("GET", path, request(self.port, "GET", path, timeout=10))
+                    count[0] += 1
+                except Exception as e:  # noqa: BLE001 (a reset or a refused connection is what is looked for)
+                    failures.append(f"GET {path}: {type(e).__name__}: {e}")
+        threads = [threading.Thread(target=reader, args=(p,)) for p in ("/tasks", f"/task/{task_id}") * 3]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(failures[:3], [], f"after {count[0]} good answers")
+
     def test_list_tasks_400(self):
         for name, value in [("status", "bogus"), ("status", "COMPLETED"), ("limit", "0"), ("limit", "101"),
                             ("limit", "x"), ("limit", "-1"), ("service", "bad%2Fname"), ("service", "s" * 64)]:
@@ -827,6 +847,27 @@ class Silent(SpecTest):
         reply = SPEC.check("POST", "/task", answer)
         self.assertEqual((answer[0], reply["error"]), (503, "the frontend is shutting down"))
         self.assertEqual(proc.p.wait(15), 0, proc.tail())
+
+    def test_4_reads_504_while_redis_is_frozen(self):
+        """The read side's own deadline: GET /tasks and GET /task/{id} read the projection in Redis; a Redis that
+        does not answer (frozen, while the bus watchdog, at two heartbeats of 5 s, has not given up yet) gets 504."""
+        proc = self.stack.start_frontend(TASK_TIMEOUT_MS=1000, HEARTBEAT_MS=5000)
+        port = self.stack.frontend_ports[-1]
+        harness.wait_until("GET /tasks to answer 200", lambda: request(port, "GET", "/tasks")[0] == 200, 10)
+        redis = next(p for p in self.stack.servers if p.name == "redis")
+        redis.freeze()
+        try:
+            for method, path in (("GET", "/tasks"), ("HEAD", "/tasks?limit=5"), ("GET", "/task/abc-1")):
+                with self.subTest(route=f"{method} {path}"):
+                    answer = request(port, method, path)
+                    reply = SPEC.check(method, path, answer)
+                    self.assertEqual(answer[0], 504, answer)
+                    if method == "GET":
+                        self.assertEqual(reply["error"], "no answer within 1000 ms")
+        finally:
+            redis.thaw()
+        harness.wait_until("GET /tasks to answer 200 again", lambda: request(port, "GET", "/tasks")[0] == 200, 20)
+        self.stack.stop_daemon(proc)
 
 
 def exchange(conn, method, path, body=None):
