@@ -566,10 +566,10 @@ class Full(SpecTest, harness.StackTest):
         self.assertEqual(view["history"][0]["request"], '{"a1": "tas", "a2": "kbus"}')
 
     def test_get_task_400_and_404(self):
-        for bad in ("bad.id", "x" * 64, "a_b", ""):
+        for bad in ("bad.id", "x" * 40, "a_b", ""):
             with self.subTest(id=bad):
                 self.task(bad, expect=400)
-        for unknown in ("0000000000000000-000000000000", "Z", "x" * 63):
+        for unknown in ("0000000000000000-000000000000", "Z", "x" * 39):
             with self.subTest(id=unknown):
                 view = self.task(unknown, expect=404)
                 self.assertEqual(view, {"message": "FAIL", "error": "no task with this id is in the log",
