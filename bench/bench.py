@@ -7,8 +7,8 @@ FerretDB and daemons on free loopback ports (tests/harness.py) and measures, in 
 - the pipeline: `POST /task` with one seed body (`ab -k -p`), and with the five seed bodies in rotation (`wrk` with a
   Lua script) at 1, 16, 64 and 256 connections, plus one row at 1,000 connections;
 - reads beside writes: right after the 64-connection row, the same POST load with 50 GET /task/{id} per second
-  (paced open-loop, ids of tasks answered earlier in the run) beside it, then the plain row again; POST req/s with
-  the GETs over the mean of the two plain rows (target ≥ 0.9), and the GETs' latency and statuses;
+  (paced open-loop, ids of tasks answered earlier in the run) beside it, then the plain row again, twice
+  (A-B-A-B-A); POST req/s with the GETs over that without (means; target ≥ 0.9), the GETs' latency and statuses;
 - afterwards: answered tasks in the store against the responses the tools counted, the histories of sampled tasks,
   the store's write lag (`max_store_lag_ms=` in the events daemons' `event=stopped` line) and every process's peak RSS;
 - then reads at a log size: the event log prefilled to --log-records records of the pipeline's shape (bench/prefill.py),
@@ -164,6 +164,8 @@ def parse_args():
     p.add_argument("--get-rate", type=float, default=float(env_default("GET_RATE", 50)),
                    help=f"GET /task/{{id}} per second beside the POST load of the row at {TARGET_CONNS} connections "
                         "(0: skip the row; default 50)")
+    p.add_argument("--get-rounds", type=int, default=int(env_default("GET_ROUNDS", 2)),
+                   help="rows with GETs, each followed by one without (default 2)")
     p.add_argument("--log-records", type=int, default=env_default("LOG_RECORDS", None),
                    help="prefill the event log to this many records after the load, then time GET /task/{id} "
                         f"(0: skip; default {LOG_RECORDS:,}; --quick: {QUICK['log_records']:,})")
@@ -592,18 +594,20 @@ def main():
             measure("pipeline, five bodies", "mixed", "wrk", c,
                     lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
             if c == TARGET_CONNS and args.get_rate > 0:
-                # The same POST load with GETs beside it, then without again: the ratio to the mean of the two plain
-                # rows cancels a drift of the machine over the 30 s (A-B-A).
+                # The same POST load with GETs beside it, then without again, --get-rounds times (A-B-A-B-A): the
+                # ratio of the means cancels a drift of the shared machine, and the pairs show its noise.
                 ids = list(dict.fromkeys(samples))
                 if len(ids) < 50:
                     more, bad = readload.post_tasks(ports, BODIES, 200, 8)
                     total["2xx"] += len(more)
                     total["non2xx"] += sum(bad.values())
                     ids += more
-                measure(f"pipeline, five bodies + {args.get_rate:g} GET /task/s", "mixed+get", "wrk", c,
-                        lambda: with_gets(ports, mix_lua, c, S, args.threads, ids, args.get_rate))
-                measure("pipeline, five bodies (again, after the GET row)", "mixed-again", "wrk", c,
-                        lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
+                for k in range(args.get_rounds):
+                    of = f" ({k + 1} of {args.get_rounds})" if args.get_rounds > 1 else ""
+                    measure(f"pipeline, five bodies + {args.get_rate:g} GET /task/s{of}", "mixed+get", "wrk", c,
+                            lambda: with_gets(ports, mix_lua, c, S, args.threads, ids, args.get_rate))
+                    measure(f"pipeline, five bodies (again, after the GET row){of}", "mixed-again", "wrk", c,
+                            lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
         if args.many:
             measure("pipeline, five bodies, many connections", "mixed", "wrk", args.many,
                     lambda: wrk(ports, "/task", mix_lua, args.many, S, args.threads))
@@ -672,13 +676,20 @@ def main():
         if rows and n.startswith("events") and "max_store_lag_ms" not in l["stopped"]:
             errors.append(f"{n}: no event=stopped line with max_store_lag_ms in its log")
 
-    plain = [r for r in rows if r["kind"] in ("mixed", "mixed-again") and r["conns"] == TARGET_CONNS]
-    with_get = next((r for r in rows if r["kind"] == "mixed+get"), None)
-    get_ratio = None
-    if with_get:
+    # The rows at TARGET_CONNS in run order: A (plain), then B (with GETs), A again, per round.
+    abab = [r for r in rows if r["kind"] in ("mixed", "mixed+get", "mixed-again") and r["conns"] == TARGET_CONNS]
+    plain = [r for r in abab if r["kind"] != "mixed+get"]
+    with_gets_rows = [r for r in abab if r["kind"] == "mixed+get"]
+    with_get, get_ratio, pair_ratios = None, None, []
+    if with_gets_rows:
+        with_get = {"rps": sum(r["rps"] for r in with_gets_rows) / len(with_gets_rows),
+                    "gets": readload.merge_summaries([r["gets"] for r in with_gets_rows])}
         g = with_get["gets"]
         mean = sum(r["rps"] for r in plain) / len(plain) if plain else 0
         get_ratio = with_get["rps"] / mean if mean else None
+        for i, r in enumerate(abab):
+            if r["kind"] == "mixed+get" and 0 < i < len(abab) - 1 and abab[i - 1]["rps"] + abab[i + 1]["rps"]:
+                pair_ratios.append(2 * r["rps"] / (abab[i - 1]["rps"] + abab[i + 1]["rps"]))
         if g["non200"]:
             errors.append(f"{g['non200']} of {g['gets']} GET /task/{{id}} beside the POST load were not a good 200: "
                           f"{json.dumps(g['statuses'])}")
@@ -694,8 +705,8 @@ def main():
     if get_ratio is not None:
         targets.append((get_ratio >= TARGET_GET_RATIO,
                         f"POST req/s at {TARGET_CONNS} connections with {args.get_rate:g} GET /task/s beside it ≥ "
-                        f"{TARGET_GET_RATIO:g} × without: {fmt(with_get['rps'], 0)} / "
-                        f"{' and '.join(fmt(r['rps'], 0) for r in plain)} = {fmt(get_ratio)}"))
+                        f"{TARGET_GET_RATIO:g} × without (means of {len(with_gets_rows)} and {len(plain)} rows, "
+                        f"alternating): {fmt(with_get['rps'], 0)} / {fmt(mean, 0)} = {fmt(get_ratio)}"))
     if reads and reads["gets"]["gets"]:
         targets.append((reads["gets"]["p99"] <= TARGET_GET_P99_MS,
                         f"GET /task/{{id}} p99 ≤ {TARGET_GET_P99_MS:g} ms at {fmt(reads['size'])} log records: "
@@ -759,17 +770,20 @@ def main():
         md += ["## Reads: GET /task/{id}", ""]
     if with_get:
         g = with_get["gets"]
-        md += [f"POST load at {TARGET_CONNS} connections (the wrk rows above) without GETs, with {args.get_rate:g} "
-               "GET /task/{id} per second beside it, and without again, back to back; the ratio is to the mean "
-               "of the two rows without. The GETs are paced open-loop (one every "
+        md += [f"POST load at {TARGET_CONNS} connections (the wrk rows above) without GETs, then with "
+               f"{args.get_rate:g} GET /task/{{id}} per second beside it and without again, {args.get_rounds} "
+               "time(s), back to back; the ratio is of the means of the rows with and without GETs, and each pair "
+               "ratio is a row with GETs over the mean of its two neighbours. The GETs are paced open-loop (one every "
                f"{1000 / args.get_rate:g} ms whatever the answers; latency from each GET's scheduled time) over "
                f"{fmt(g['ids'])} task ids that wrk saw answered earlier in the run, from Python (http.client, "
                "keep-alive).", "",
                "| figure | value |", "|---|---:|",
-               "| POST req/s without / with GETs / without again | " +
-               " / ".join(fmt(r["rps"], 0) for r in rows if r["kind"] in ("mixed", "mixed-again", "mixed+get")
-                          and r["conns"] == TARGET_CONNS) + " |",
-               f"| POST req/s with GETs ÷ without (mean of both) | {fmt(get_ratio)} |",
+               "| POST req/s in run order, without / with GETs / without ... | " +
+               " / ".join(fmt(r["rps"], 0) for r in abab) + " |",
+               f"| POST req/s with GETs ÷ without (means) | {fmt(with_get['rps'], 0)} / {fmt(mean, 0)} = "
+               f"{fmt(get_ratio)} |",
+               "| each row with GETs ÷ the mean of its neighbours | " +
+               ", ".join(fmt(x) for x in pair_ratios) + " |",
                f"| GETs sent (rate) | {fmt(g['gets'])} ({fmt(g['rate'], 1)}/s) |",
                f"| GET latency p50 / p99 / max, ms | {fmt(g['p50'])} / {fmt(g['p99'])} / {fmt(g['max'])} |",
                f"| GETs not a good 200 | {fmt(g['non200'])}" +

@@ -70,9 +70,17 @@ def summary(lat_ms, outcomes, seconds, extra=None):
             bad[o] = bad.get(o, 0) + 1
     out = {"gets": len(outcomes), "rate": len(outcomes) / seconds if seconds else None,
            "p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": lat[-1] if lat else None,
-           "non200": sum(bad.values()), "statuses": bad}
+           "non200": sum(bad.values()), "statuses": bad, "lat": lat, "outcomes": list(outcomes), "seconds": seconds}
     out.update(extra or {})
     return out
+
+
+def merge_summaries(parts):
+    """One summary() of several sets of GETs (percentiles over all their latencies; the worst pacer lateness)."""
+    lat = [x for p in parts for x in p["lat"]]
+    outcomes = [o for p in parts for o in p["outcomes"]]
+    extra = {k: max(p[k] for p in parts) for k in ("offered", "scheduler_late_ms", "ids", "conns") if k in parts[0]}
+    return summary(lat, outcomes, sum(p["seconds"] for p in parts), extra)
 
 
 class PacedGets:
