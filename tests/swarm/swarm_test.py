@@ -648,7 +648,7 @@ class Run:
                 wrong.append(f"request {i} {case(i)[0]}: {status} {answer}")
                 continue
             msg = answer.get("error", answer) if isinstance(answer, dict) else answer
-            msg = re.sub(r"[0-9a-f]{16}-\d{12}|(frontend|events|arithmetic|string)-[0-9a-f]{12}-\d+-[0-9a-f]{8}",
+            msg = re.sub(r"[0-9a-f]{32}|(frontend|events|arithmetic|string)-[0-9a-f]{12}-\d+-[0-9a-f]{8}",
                          "<id>", str(msg))
             msg = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", msg)).strip()[:110] if "<html>" in str(msg) else msg
             key = f"{status if status is not None else 'socket error'}: {msg}"
