@@ -506,6 +506,21 @@ int bus_command(struct bus *b, bus_reply_fn cb, void *arg, const char *fmt, ...)
     return 0;
 }
 
+int bus_command_argv(struct bus *b, bus_reply_fn cb, void *arg, int argc, const char **argv, const size_t *lens)
+{
+    if (!b->pub_up)
+        return -1;
+    struct call *c = malloc(sizeof *c);
+    if (!c)
+        return -1;
+    *c = (struct call){ .bus = b, .replied = cb, .arg = arg };
+    if (redisAsyncCommandArgv(b->pub, on_call_reply, c, argc, argv, lens) != REDIS_OK) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
 int bus_is_ready(const struct bus *b)
 {
     return b->pub_up && b->sub_up && b->subscribed;

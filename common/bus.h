@@ -68,6 +68,10 @@ int bus_publish(struct bus *b, const char *channel, const char *data, size_t len
  * reply, or with NULL on failure, as described under "Callbacks"), or -1 when not connected. */
 int bus_command(struct bus *b, bus_reply_fn cb, void *arg, const char *fmt, ...);
 
+/* The same with an argument vector ('argc' arguments of lens[i] bytes each, copied): for binary-safe arguments
+ * whose number varies. A command sent before a publish reaches Redis before it. */
+int bus_command_argv(struct bus *b, bus_reply_fn cb, void *arg, int argc, const char **argv, const size_t *lens);
+
 /* 1 when both connections are up and subscribed. */
 int bus_is_ready(const struct bus *b);
 

@@ -1,5 +1,6 @@
 /* JSON encoding and validating decoding of the messages replicas send each other over the bus. */
 #include "msg.h"
+#include "taskview.h"
 
 #include "compute.h"
 #include "replica.h"
@@ -76,6 +77,8 @@ static int encode_task(cJSON *obj, const struct msg *ev)
     if (ev->handoff > 0 && add_number(obj, "handoff", ev->handoff) < 0)
         return -1;
     if (ev->keep_s > 0 && add_number(obj, "keepS", (double)ev->keep_s) < 0)
+        return -1;
+    if (ev->async && !cJSON_AddTrueToObject(obj, "async"))
         return -1;
     return add_number(obj, "timeoutMs", (double)ev->timeout_ms);
 }
@@ -281,6 +284,12 @@ static int decode_task(const cJSON *obj, struct msg *ev, char *err)
     ev->handoff = (int)handoff;
     if (get_integer(obj, "keepS", 0, 0, MSG_MAX_KEEP_S, &ev->keep_s, err) < 0)
         return -1;
+    const cJSON *async = cJSON_GetObjectItemCaseSensitive(obj, "async");
+    if (async && !cJSON_IsBool(async)) {
+        snprintf(err, TASK_ERR_LEN, "async must be a boolean");
+        return -1;
+    }
+    ev->async = cJSON_IsTrue(async);
     return get_integer(obj, "timeoutMs", 1, 1, MSG_MAX_TIMEOUT_MS, &ev->timeout_ms, err);
 }
 
@@ -322,6 +331,14 @@ static int decode_answer(const cJSON *obj, struct msg *ev, char *err)
         get_integer(obj, "retryAfter", 0, 1, MSG_MAX_RETRY_AFTER_S, &retry_after, err) < 0)
         return -1;
     ev->retry_after_s = (int)retry_after;
+    if (status == 202) {
+        enum taskview_status s = taskview_status_parse(ev->result);
+        if (s != TASKVIEW_PENDING && s != TASKVIEW_RUNNING) {
+            snprintf(err, TASK_ERR_LEN, "a 202 carries the task's status, pending or running, as its result");
+            return -1;
+        }
+        return 0;
+    }
     return require(ev->result, status == 200, "result", "status 200", err) < 0 ? -1
            : require(ev->error, status != 200, "error", "status is not 200", err);
 }

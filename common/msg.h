@@ -36,10 +36,12 @@ struct msg {
     long timeout_ms;            /* MSG_TASK: the budget left when the message was sent */
     long keep_s;                /* MSG_TASK from a frontend: keep the answer at least this long (seconds) for
                                    replays of an Idempotency-Key; 0 for the events replica's default */
+    int async;                  /* MSG_TASK from a frontend: the client asked for 202 Accepted (Prefer: respond-async);
+                                   events answers status 202 once the task's arrival is stored */
     int handoff;                /* MSG_TASK from a frontend: 0 the first time; k > 0 when the task was sent to
                                    another events replica before (it may have records, even an outcome) */
     int status;                 /* MSG_RESULT and MSG_HISTORY answers: the HTTP status to answer with */
-    char *result;               /* MSG_RESULT on success */
+    char *result;               /* MSG_RESULT on success; a 202 (accepted, see 'async'): "pending" or "running" */
     char *error;                /* MSG_RESULT / MSG_HISTORY on failure: a client-readable message */
     char *replica;              /* MSG_RESULT: the backend replica that computed it */
     int retry_after_s;          /* MSG_RESULT (a 503): the task was refused, not accepted (a cap was full); the
@@ -65,7 +67,8 @@ char *msg_encode(const struct msg *ev);
  *     "replyTo", when present, is "taskbus:" and a valid name; "origin", "token" and "ref" are valid names;
  *   - task: "replyTo", a type, an operation, two operands of that type, "timeoutMs" from 1 to MSG_MAX_TIMEOUT_MS,
  *     "handoff" (optional) from 0 to MSG_MAX_HANDOFF, "keepS" (optional) from 0 to MSG_MAX_KEEP_S;
- *   - result: "status" 100..599; a 200 carries "result", any other status carries "error"; "retryAfter"
+ *   - result: "status" 100..599; a 200 carries "result", a 202 "result" "pending" or "running", any other
+ *     status carries "error"; "retryAfter"
  *     (optional) 1..MSG_MAX_RETRY_AFTER_S;
  *   - history query (no status): "replyTo" and "requestBody" naming a valid task id; history answer: a 200
  *     carries "history", any other status carries "error".

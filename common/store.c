@@ -41,6 +41,7 @@ struct lane {
 struct done {
     enum item_kind kind;
     void **ctxs;
+    bson_t **docs;                 /* the stored records, in order (taken from the items) */
     unsigned char *dups;           /* per acknowledged record: 1 when its _id was in the log already */
     size_t n;
     char *json;
@@ -90,9 +91,12 @@ static void on_done(void *p, void *arg)
     struct store *s = arg;
     struct done *d = p;
     if (d->kind == ITEM_APPEND) {
-        for (size_t i = 0; i < d->n; i++)
-            s->on_acked(d->ctxs[i], d->dups[i], s->arg);
+        for (size_t i = 0; i < d->n; i++) {
+            s->on_acked(d->ctxs[i], d->docs[i], d->dups[i], s->arg);
+            bson_destroy(d->docs[i]);
+        }
         free(d->ctxs);
+        free(d->docs);
         free(d->dups);
     } else if (d->kind == ITEM_QUERY) {
         d->cb(d->json, d->json ? NULL : d->err, d->ctx);
@@ -195,17 +199,12 @@ static void write_appends(struct store *s, mongoc_collection_t *coll, struct ite
         memset(dup, 0, n);
     struct done *d = calloc(1, sizeof *d);
     void **ctxs = calloc(n, sizeof *ctxs);
+    bson_t **docs = calloc(n, sizeof *docs);
     unsigned char *dups = calloc(n, 1);
     long long now = clock_mono_ms(), lag = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (now - items[i]->t0 > lag)
             lag = now - items[i]->t0;
-        if (items[i]->ctx && ctxs && dups) {
-            dups[k] = dup[i];
-            ctxs[k++] = items[i]->ctx;
-        }
-    }
     pthread_mutex_lock(&s->lock);
     s->stats.backlog -= n;
     s->stats.batches++;
@@ -214,20 +213,33 @@ static void write_appends(struct store *s, mongoc_collection_t *coll, struct ite
     if (lag > s->stats.max_lag_ms)
         s->stats.max_lag_ms = lag;
     pthread_mutex_unlock(&s->lock);
-    if (!stored || !d || !ctxs || !dups || k == 0) {
+    if (!stored || !d || !ctxs || !docs || !dups) {
         /* Records that were not stored are never acknowledged: their replies must not leave. */
+        if (stored)
+            LOG_E("event=store_ack_lost records=%zu reason=\"out of memory\"", n);
         free(ctxs);
+        free(docs);
         free(dups);
         free(d);
         return;
     }
+    for (size_t i = 0; i < n; i++) {
+        dups[i] = dup[i];
+        ctxs[i] = items[i]->ctx;
+        docs[i] = items[i]->doc; /* the loop thread destroys it after the acknowledgement */
+        items[i]->doc = NULL;
+    }
     d->kind = ITEM_APPEND;
     d->ctxs = ctxs;
+    d->docs = docs;
     d->dups = dups;
-    d->n = k;
+    d->n = n;
     if (mailbox_post(s->mailbox, d) != 0) {
-        LOG_E("event=store_ack_lost records=%zu reason=\"out of memory\"", k);
+        LOG_E("event=store_ack_lost records=%zu reason=\"out of memory\"", n);
+        for (size_t i = 0; i < n; i++)
+            bson_destroy(docs[i]);
         free(ctxs);
+        free(docs);
         free(dups);
         free(d);
     }
@@ -633,4 +645,38 @@ void store_free(struct store *s, long grace_ms, struct store_stats *final)
     pthread_mutex_destroy(&s->lock);
     mongoc_uri_destroy(s->uri);
     free(s);
+}
+
+long long store_scan(const char *uri_text, void (*fn)(const bson_t *doc, void *arg), void *arg, char *err)
+{
+    char db[64];
+    bson_error_t error;
+    long long n = 0;
+    mongoc_uri_t *uri = parse_uri(uri_text, db, sizeof db, err);
+    if (!uri)
+        return -1;
+    mongoc_client_t *client = mongoc_client_new_from_uri(uri);
+    mongoc_collection_t *coll = client ? mongoc_client_get_collection(client, db, STORE_COLLECTION) : NULL;
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW("batchSize", BCON_INT32(1000));
+    mongoc_cursor_t *cursor = coll ? mongoc_collection_find_with_opts(coll, &filter, opts, NULL) : NULL;
+    const bson_t *doc;
+    while (cursor && mongoc_cursor_next(cursor, &doc)) {
+        fn(doc, arg);
+        n++;
+    }
+    if (!cursor) {
+        snprintf(err, STORE_ERR_LEN, "cannot create a MongoDB client");
+        n = -1;
+    } else if (mongoc_cursor_error(cursor, &error)) {
+        snprintf(err, STORE_ERR_LEN, "reading the log failed after %lld records: %.180s", n, error.message);
+        n = -1;
+    }
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(client);
+    mongoc_uri_destroy(uri);
+    return n;
 }

@@ -23,10 +23,11 @@
 struct event_base;
 struct store;
 
-/* A record appended with a non-NULL 'ctx' is acknowledged by one call on the loop thread once it, and every record
- * appended before it, is stored. 'duplicate' is 1 when a record with its _id was already in the log (written by an
- * earlier attempt, or by another replica: then the stored one stands, not this one). */
-typedef void (*store_acked_fn)(void *ctx, int duplicate, void *arg);
+/* Every record is acknowledged by one call on the loop thread once it, and every record appended before it, is
+ * stored: 'ctx' is what store_append was given (may be NULL), 'doc' the record (valid during the call only).
+ * 'duplicate' is 1 when a record with its _id was already in the log (written by an earlier attempt, or by another
+ * replica: then the stored one stands, not this one). Records never stored are never acknowledged. */
+typedef void (*store_acked_fn)(void *ctx, const bson_t *doc, int duplicate, void *arg);
 
 /* The answer to store_history: 'json' is a malloc'd JSON array of the task's records in order (the callee owns it;
  * "[]" when there are none), or NULL with a reason in 'err'. Runs on the loop thread. */
@@ -64,6 +65,11 @@ int store_history(struct store *s, const char *task_id, store_history_fn cb, voi
 /* Read task 'task_id''s outcome record. Like store_history: on the reader thread, never in the way of writes; 'cb'
  * runs once on the loop thread. Returns 0, or -1 when out of memory (then 'cb' never runs). */
 int store_outcome(struct store *s, const char *task_id, store_outcome_fn cb, void *ctx);
+
+/* Read every record of the log at 'uri', in the store's natural order, calling 'fn' with each (valid during the
+ * call). Synchronous, on the caller's thread: for command-line tools (events --rebuild), never on a loop. Returns
+ * how many records were read, or -1 with a reason in 'err' (STORE_ERR_LEN bytes). */
+long long store_scan(const char *uri, void (*fn)(const bson_t *doc, void *arg), void *arg, char *err);
 
 /* Stop the writer after it has stored what is queued (giving up after 'grace_ms' if the server is down, and logging
  * how many records were lost), then free everything. Acknowledgements still due run before it returns. The counters

@@ -51,10 +51,13 @@ int job_join(struct job *job, const struct msg *m)
     return 1;
 }
 
-static void append(struct job *job, bson_t *doc, void *ctx)
+static int append(struct job *job, bson_t *doc, void *ctx)
 {
-    if (!doc || job->r->io.append(job->r->io.store, doc, ctx) != 0)
+    if (!doc || job->r->io.append(job->r->io.store, doc, ctx) != 0) {
         LOG_E("event=record_lost task=%s reason=\"out of memory\"", job->id);
+        return -1;
+    }
+    return 0;
 }
 
 static struct record_base base_of(struct job *job)
@@ -70,8 +73,11 @@ void job_log_step(struct job *job)
     struct record_base b;
 
     if (job->seq % STORE_HANDOFF_STRIDE == 0) {
+        /* A client that asked for 202 Accepted gets it once the arrival is stored (router_on_acked). */
+        void *ctx = job->task.async ? job : NULL;
         b = base_of(job);
-        append(job, record_received(&b, &job->task, job->service, backend, job->attempts), NULL);
+        if (append(job, record_received(&b, &job->task, job->service, backend, job->attempts), ctx) == 0 && ctx)
+            job->callbacks++;
     } else if (backend) {
         b = base_of(job);
         append(job, record_dispatched(&b, job->service, backend, job->attempts), NULL);

@@ -11,13 +11,15 @@
 #include "daemon.h"
 #include "log.h"
 #include "msg.h"
+#include "projection.h"
+#include "rebuild.h"
 #include "registry.h"
 #include "router.h"
 #include "store.h"
 #include "taskmap.h"
 
 static const char *mongo_uri, *task_maps;
-static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s;
+static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s;
 
 static const struct config_var config[] = {
     { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
@@ -34,6 +36,9 @@ static const struct config_var config[] = {
       &max_attempts },
     { "OUTCOME_TTL_S", CONFIG_INT, "60", 0, 86400,
       "answers are kept in Redis this long, for a task a frontend hands to another events replica", &outcome_ttl_s },
+    { "TASK_RETENTION_S", CONFIG_INT, "600", 1, 31536000,
+      "a task's projection in Redis (GET /task/{id}, GET /tasks) lives this long after its last record",
+      &retention_s },
 };
 
 struct app {
@@ -42,6 +47,7 @@ struct app {
     struct registry *reg;
     struct store *store;
     struct router *router;
+    struct projection *projection;
     struct event *grace;
     int was_ready;
 };
@@ -114,9 +120,14 @@ static void on_refresh(void *arg)
     router_on_refresh(((struct app *)arg)->router);
 }
 
-static void on_acked(void *ctx, int duplicate, void *arg)
+/* A record is stored: project it first, so that the projection holds it before any answer it allows leaves (a
+ * command sent before a publish reaches Redis first). A duplicate is not projected: the stored one was. */
+static void on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
-    router_on_acked(ctx, duplicate, ((struct app *)arg)->router);
+    struct app *app = arg;
+    if (!duplicate)
+        projection_apply(app->projection, doc);
+    router_on_acked(ctx, doc, duplicate, app->router);
 }
 
 /* The bus is up. After a reconnect, results sent meanwhile are lost: tasks out at backends go out again at the
@@ -160,9 +171,17 @@ static void on_stop(void *arg)
 
 int main(int argc, char **argv)
 {
-    daemon_configure(argc, argv, "events", "routes tasks to backends and logs them in MongoDB", config,
-                     sizeof config / sizeof config[0]);
+    int rebuild = argc == 2 && strcmp(argv[1], "--rebuild") == 0;
+    daemon_configure(rebuild ? 1 : argc, argv, "events",
+                     "routes tasks to backends and logs them in MongoDB; `events --rebuild` replays the log into the "
+                     "Redis projection and exits", config, sizeof config / sizeof config[0]);
     const struct daemon_settings *ds = &daemon_settings;
+    if (rebuild) {
+        mongoc_init();
+        int rc = rebuild_run(mongo_uri, ds->redis_host, (int)ds->redis_port, retention_s);
+        mongoc_cleanup();
+        return rc;
+    }
     struct taskmap map;
     if (load_taskmap(task_maps, &map) != 0)
         return 1;
@@ -185,6 +204,7 @@ int main(int argc, char **argv)
                              &app, ds->heartbeat_ms, ds->bus_max_queue };
     /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
     app.bus = bus_new(app.base, &bc);
+    app.projection = app.bus ? projection_new(app.bus, retention_s) : NULL;
     app.reg = registry_new(app.base, app.bus, "events", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,
                            &app);
     struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog, io_outcome_keep,
@@ -197,7 +217,7 @@ int main(int argc, char **argv)
         watched = !service || rc.sets[t];
     }
     app.router = watched ? router_new(app.base, &io, &rc) : NULL;
-    if (!signals || !app.grace || !app.bus || !app.reg || !app.router) {
+    if (!signals || !app.grace || !app.bus || !app.projection || !app.reg || !app.router) {
         fprintf(stderr, "events: out of memory at start-up\n");
         return 1;
     }
@@ -216,7 +236,11 @@ int main(int argc, char **argv)
           "batches=%llu max_store_lag_ms=%lld",
           rs.tasks, rs.answered, rs.failed, rs.refused, rs.redelivered, rs.late_results, rs.stale_results,
           rs.bad_messages, rs.handoffs, rs.answered_from_outcome, rs.outcomes_read, ss.appended, ss.stored, ss.batches, ss.max_lag_ms);
+    struct projection_stats ps;
+    projection_get_stats(app.projection, &ps);
+    LOG_I("event=projection applied=%llu failed=%llu", ps.applied, ps.failed);
     bus_free(app.bus);
+    projection_free(app.projection);
     registry_free(app.reg);
     router_free(app.router);
     event_free(app.grace);

@@ -106,3 +106,12 @@ int record_answer(const bson_t *doc, const char *task_id, struct msg *answer)
         msg_clear(answer);
     return ok ? 0 : -1;
 }
+
+int record_is_outcome(const bson_t *doc)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, "type") || !BSON_ITER_HOLDS_UTF8(&it))
+        return 0;
+    const char *type = bson_iter_utf8(&it, NULL);
+    return strcmp(type, "completed") == 0 || strcmp(type, "failed") == 0;
+}

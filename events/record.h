@@ -38,4 +38,7 @@ bson_t *record_failed(const struct record_base *b, int status, const char *error
  * owned by 'answer', free with msg_clear). Returns 0, or -1 when 'doc' is not an outcome record of task 'task_id'. */
 int record_answer(const bson_t *doc, const char *task_id, struct msg *answer);
 
+/* 1 when 'doc' is a task's outcome record (completed or failed). */
+int record_is_outcome(const bson_t *doc);
+
 #endif

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "policy.h"
 #include "record.h"
+#include "taskview.h"
 
 /* Answer a task we do not take, without logging it: it was never accepted. */
 static void refuse(struct router *r, const struct msg *m, int status, const char *error)
@@ -95,10 +96,34 @@ static void on_outcome_read(bson_t *doc, const char *err, void *ctx)
         bson_destroy(doc);
 }
 
-void router_on_acked(void *ctx, int duplicate, void *arg)
+/* The arrival of a task whose client asked for 202 Accepted is stored (and projected): tell its requester. */
+static void accepted(struct router *r, struct job *job, const bson_t *doc)
+{
+    bson_iter_t it;
+    int has_backend = bson_iter_init_find(&it, doc, "backend") && BSON_ITER_HOLDS_UTF8(&it);
+    struct msg out = { .kind = MSG_RESULT, .status = 202 };
+    out.result = (char *)taskview_status_name(taskview_status_of("received", has_backend));
+    memcpy(out.id, job->id, sizeof out.id);
+    memcpy(out.ref, job->task.ref, sizeof out.ref);
+    char *text = msg_encode(&out);
+    if (!text || r->io.publish(r->io.bus, job->task.reply_to, text, strlen(text), NULL, NULL) != 0)
+        LOG_W("event=accepted_lost task=%s", job->id);
+    free(text);
+}
+
+void router_on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct router *r = arg;
     struct job *job = ctx;
+    if (!job)
+        return;
+    if (!record_is_outcome(doc)) {
+        job->callbacks--;
+        if (!job->answered)
+            accepted(r, job, doc);
+        job_release(job);
+        return;
+    }
     if (!duplicate || job->from_kept) {
         answer(r, job);
         return;

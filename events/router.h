@@ -62,9 +62,10 @@ void router_on_message(const char *data, size_t len, void *arg);
  * longer alive are sent to another one. */
 void router_on_refresh(void *arg);
 
-/* The store acknowledged a record appended with a task as its context (its outcome): the task's answer may leave.
- * 'duplicate': another replica had stored the task's outcome first; that one is answered instead. */
-void router_on_acked(void *ctx, int duplicate, void *arg);
+/* The store acknowledged record 'doc'. With a task as its context it is the task's outcome (its answer may leave;
+ * 'duplicate': another replica had stored the task's outcome first, and that one is answered instead) or the
+ * arrival of a task whose client asked for 202 Accepted (which is sent now). Other records need nothing. */
+void router_on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg);
 
 /* The bus came back after a disconnect: results sent meanwhile are lost, so every task sent to a backend goes out
  * again (a new attempt) at the next refresh. */

@@ -13,6 +13,7 @@
 #include "reply.h"
 #include "route.h"
 #include "table.h"
+#include "taskview.h"
 
 #define DISPATCH_MAX_ATTEMPTS 4   /* sends that reached no subscriber before a request is refused */
 #define DISPATCH_MAX_HANDOFFS 8   /* re-sends after losing an events replica before a task is given up */
@@ -59,6 +60,11 @@ struct dispatch *dispatch_new(const struct dispatch_io *io, const struct dispatc
 static void next_id(struct dispatch *d, char *id)
 {
     snprintf(id, TASK_ID_LEN, "%s-%012llx", d->id_prefix, ++d->counter);
+}
+
+void dispatch_next_id(struct dispatch *d, char *id)
+{
+    next_id(d, id);
 }
 
 /* The live events replica 'id', or NULL. */
@@ -286,7 +292,7 @@ static int dispatch_send(struct dispatch *d, struct request *req, const char *pr
 /* The task message for 't' from the request's body. */
 static struct msg task_msg(struct dispatch *d, struct request *req, const struct task *t)
 {
-    struct msg m = { .kind = MSG_TASK, .task = *t, .timeout_ms = d->cfg.timeout_ms };
+    struct msg m = { .kind = MSG_TASK, .task = *t, .timeout_ms = d->cfg.timeout_ms, .async = req->async };
     memcpy(m.id, req->task_id, sizeof m.id);
     /* The body is valid UTF-8 JSON without NUL (classification checked it), so it can be logged as a string. */
     req->body[req->len] = '\0';
@@ -427,6 +433,21 @@ size_t dispatch_orphans(const struct dispatch *d)
     return table_len(d->orphans);
 }
 
+/* A client that asked for 202 Accepted gets it when events stored the task's arrival (its 202), or when the
+ * task's outcome came first; a task still running is then followed as after a 504, so it still reaches an outcome
+ * if its events replica vanishes. */
+static void accept_async(struct dispatch *d, struct request *req, const struct msg *m)
+{
+    const char *status = m->status == 202 ? m->result : m->status == 200 ? "completed" : "failed";
+    char *body = reply_accepted(req->task_id, status);
+    if (m->status == 202)
+        dispatch_forget(d, req);
+    else
+        release_replica(d, req);
+    pending_answer_request(d->pending, req, 202, body);
+    d->stats.answered++;
+}
+
 void dispatch_on_message(const char *data, size_t len, void *arg)
 {
     struct dispatch *d = arg;
@@ -453,6 +474,10 @@ void dispatch_on_message(const char *data, size_t len, void *arg)
         }
         goto out;
     }
+    if (req->async && m.kind == MSG_RESULT && m.retry_after_s == 0) {
+        accept_async(d, req, &m);
+        goto out;
+    }
     release_replica(d, req);
     if (m.retry_after_s > 0) {
         snprintf(d->refusal, sizeof d->refusal, "%s", m.error);
@@ -460,8 +485,9 @@ void dispatch_on_message(const char *data, size_t len, void *arg)
     }
     const char *id = m.kind == MSG_HISTORY ? req->history_of : req->task_id;
     char *body;
+    int found;
     if (m.kind == MSG_HISTORY && m.status == 200)
-        body = reply_history(id, m.history);
+        body = taskview_render_array(id, m.history, &found);
     else if (m.status == 200)
         body = reply_ok(m.result, id);
     else

@@ -61,6 +61,9 @@ int dispatch_task(struct dispatch *d, struct request *req, const struct task *t,
  * another body, 503 when the bus fails) or becomes pending. Returns -1 with a reason in 'err' for a 503 now. */
 int dispatch_task_keyed(struct dispatch *d, struct request *req, const struct task *t, const char *key, char *err);
 
+/* A fresh correlation id, unique in this replica, into 'id' (TASK_ID_LEN bytes). */
+void dispatch_next_id(struct dispatch *d, char *id);
+
 /* Ask an events replica for the history of task 'req->history_of'. Same contract as dispatch_task. */
 int dispatch_history(struct dispatch *d, struct request *req, char *err);
 

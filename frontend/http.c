@@ -14,6 +14,7 @@
 #include "idem.h"
 #include "log.h"
 #include "pending.h"
+#include "reads.h"
 #include "reply.h"
 #include "route.h"
 #include "task.h"
@@ -26,6 +27,7 @@ struct http {
     struct replica_set *events;
     struct dispatch *dispatch;
     struct pending *pending;
+    struct reads *reads;
     int stopping; /* http_quiesce ran: every new request gets 503 and every answer closes its connection */
 };
 
@@ -59,9 +61,10 @@ static void on_resumed(void *arg)
 
 /* Queue 'body' (malloc'd, owned from here on; NULL means out of memory and becomes a 500) with 'status'. Every 503
  * says when to retry; while stopping, every answer closes its connection so a client or a load balancer that keeps
- * connections open moves to another replica instead of sending its next request here. */
+ * connections open moves to another replica instead of sending its next request here. A 202 says where the task
+ * is ('accepted': its id). */
 static enum MHD_Result respond(struct http *h, struct MHD_Connection *conn, int status, char *body,
-                               const char *allow)
+                               const char *allow, const char *accepted)
 {
     if (!body) {
         status = 500;
@@ -79,6 +82,12 @@ static enum MHD_Result respond(struct http *h, struct MHD_Connection *conn, int 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (status == 202 && accepted) {
+        char location[TASK_ID_LEN + 8];
+        snprintf(location, sizeof location, "/task/%s", accepted);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+        MHD_add_response_header(resp, "Preference-Applied", "respond-async");
+    }
     if (h->stopping)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
@@ -89,7 +98,7 @@ static enum MHD_Result respond(struct http *h, struct MHD_Connection *conn, int 
 static enum MHD_Result respond_error(struct http *h, struct MHD_Connection *conn, int status, const char *error,
                                      const char *allow)
 {
-    return respond(h, conn, status, reply_error(error, NULL), allow);
+    return respond(h, conn, status, reply_error(error, NULL), allow, NULL);
 }
 
 /* GET /: 200 only when a task sent now could be accepted; otherwise 503 with the reason. */
@@ -107,10 +116,22 @@ static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
         snprintf(err, sizeof err, "events refuses new tasks: %s", refusal);
         return respond_error(h, conn, 503, err, NULL);
     }
-    return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
+    return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL, NULL);
 }
 
-/* The last call of a POST /task or GET /task/{id}: classify, send, suspend. */
+/* GET /tasks: validate the query, then read the page. */
+static int list(struct http *h, struct request *req, char *err)
+{
+    struct taskview_query q;
+    if (taskview_parse_query(MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "status"),
+                             MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "service"),
+                             MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "limit"),
+                             MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "after"), &q, err) != 0)
+        return 400;
+    return reads_list(h->reads, req, &q, err) == 0 ? 0 : 503;
+}
+
+/* The last call of a POST /task, GET /task/{id} or GET /tasks: classify, send, suspend. */
 static enum MHD_Result submit(struct http *h, struct request *req)
 {
     char err[TASK_ERR_LEN];
@@ -129,10 +150,16 @@ static enum MHD_Result submit(struct http *h, struct request *req)
                                  "without spaces", NULL);
         if (task_classify(req->body ? req->body : "", req->len, &t, err) != 0)
             return respond_error(h, req->conn, 400, err, NULL);
+        req->async = route_prefers_async(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Prefer"));
         rc = key ? dispatch_task_keyed(h->dispatch, req, &t, key, err) : dispatch_task(h->dispatch, req, &t, err);
         task_clear(&t);
+    } else if (req->route == ROUTE_LIST) {
+        int status = list(h, req, err);
+        if (status != 0)
+            return respond_error(h, req->conn, status, err, NULL);
+        rc = 0;
     } else {
-        rc = dispatch_history(h->dispatch, req, err);
+        rc = reads_task(h->reads, req, err);
     }
     if (rc != 0)
         return respond_error(h, req->conn, 503, err, NULL);
@@ -189,7 +216,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->state == REQUEST_DONE) {
         char *body = req->response;
         req->response = NULL;
-        return respond(h, conn, req->status, body, NULL);
+        return respond(h, conn, req->status, body, NULL, req->task_id);
     }
     if (*upload_data_size) {
         /* While stopping the body is read (so the 503 reaches the client instead of a reset) but not kept. */
@@ -208,6 +235,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return health(h, conn);
     case ROUTE_TASK:
     case ROUTE_HISTORY:
+    case ROUTE_LIST:
         return submit(h, req);
     case ROUTE_BAD_METHOD:
         snprintf(err, sizeof err, "method %s is not allowed on %s (allowed: %s)", method, url, req->allow);
@@ -215,7 +243,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case ROUTE_BAD_ID:
         return respond_error(h, conn, 400, "a task id is 1 to 39 characters of letters, digits and '-'", NULL);
     default:
-        snprintf(err, sizeof err, "no route for %s %.100s (routes: GET /, POST /task, GET /task/{id})", method, url);
+        snprintf(err, sizeof err, "no route for %.10s %.60s (routes: GET /, POST /task, GET /task/{id}, GET /tasks)",
+                 method, url);
         return respond_error(h, conn, 404, err, NULL);
     }
 }
@@ -240,7 +269,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 struct http *http_new(struct event_base *base, const struct http_config *cfg, struct bus *bus,
-                      struct replica_set *events, struct dispatch *dispatch, struct pending *pending, char *err)
+                      struct replica_set *events, struct dispatch *dispatch, struct pending *pending,
+                      struct reads *reads, char *err)
 {
     struct http *h = calloc(1, sizeof *h);
     if (!h) {
@@ -252,6 +282,7 @@ struct http *http_new(struct event_base *base, const struct http_config *cfg, st
     h->events = events;
     h->dispatch = dispatch;
     h->pending = pending;
+    h->reads = reads;
     h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, (uint16_t)cfg->port, NULL,
                               NULL, on_request, h,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,

@@ -10,6 +10,7 @@ struct dispatch;
 struct event_base;
 struct http;
 struct pending;
+struct reads;
 struct replica_set;
 
 struct http_config {
@@ -23,7 +24,8 @@ struct http_config {
 
 /* Listen on 'cfg->port'. Returns NULL with a reason in 'err' (256 bytes) when it cannot. */
 struct http *http_new(struct event_base *base, const struct http_config *cfg, struct bus *bus,
-                      struct replica_set *events, struct dispatch *dispatch, struct pending *pending, char *err);
+                      struct replica_set *events, struct dispatch *dispatch, struct pending *pending,
+                      struct reads *reads, char *err);
 
 /* Shutdown: stop accepting connections, and answer every request that arrives from now on (on a connection that was
  * already open) with 503 at once, neither published nor suspended. Requests suspended before still get their

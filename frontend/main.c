@@ -13,6 +13,8 @@
 #include "log.h"
 #include "msg.h"
 #include "pending.h"
+#include "projection.h"
+#include "reads.h"
 #include "registry.h"
 
 static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
@@ -163,12 +165,14 @@ int main(int argc, char **argv)
     struct dispatch_io io = { io_publish, io_ready, io_now, app.bus, io_claim, io_unclaim };
     struct dispatch_config dc = { self_id, timeout_ms, follow_ms, max_in_flight, idempotency_ttl_s };
     app.dispatch = app.pending && events ? dispatch_new(&io, &dc, events, app.pending) : NULL;
-    if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch) {
+    struct projection *projection = app.bus ? projection_new(app.bus, 0) : NULL;
+    struct reads *reads = projection && app.dispatch ? reads_new(projection, app.dispatch, app.pending) : NULL;
+    if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch || !reads) {
         fprintf(stderr, "frontend: out of memory at start-up\n");
         return 1;
     }
     struct http_config hc = { (int)port, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory };
-    app.http = http_new(app.base, &hc, app.bus, events, app.dispatch, app.pending, err);
+    app.http = http_new(app.base, &hc, app.bus, events, app.dispatch, app.pending, reads, err);
     if (!app.http) {
         fprintf(stderr, "frontend: %s\n", err);
         return 1;
@@ -184,6 +188,8 @@ int main(int argc, char **argv)
     http_free(app.http);
     bus_free(app.bus);
     registry_free(app.reg);
+    reads_free(reads);
+    projection_free(projection);
     dispatch_free(app.dispatch);
     pending_free(app.pending);
     event_free(app.grace);

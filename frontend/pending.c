@@ -135,6 +135,15 @@ void pending_answer_request(struct pending *p, struct request *req, int status, 
     check_idle(p);
 }
 
+void pending_forget(struct pending *p, struct request *req)
+{
+    if (table_get(p->table, req->id) == req)
+        table_remove(p->table, req->id);
+    if (req->deadline)
+        event_del(req->deadline);
+    req->state = REQUEST_READING;
+}
+
 struct request *pending_lookup(struct pending *p, const char *id)
 {
     return table_get(p->table, id);

@@ -40,6 +40,7 @@ struct request {
     int held;                        /* kept after its 504 until its outcome is known (dispatch's orphans) */
     long long orphan_until_ms;
     char idem_key[IDEM_KEY_MAX + 1]; /* the Idempotency-Key this request carries, "" when none */
+    int async;                       /* POST /task with Prefer: respond-async: answered 202 once accepted */
     int io_claimed_new;              /* it claimed the key for a new task (a refusal then frees the key again) */
     int completed;                   /* MHD is done with the connection */
     struct event *deadline;
@@ -65,6 +66,10 @@ void request_release(struct request *req, int completed);
 
 /* Register a suspended request under its id and start its deadline. Returns 0, or -1 when out of memory. */
 int pending_add(struct pending *p, struct request *req);
+
+/* Take 'req' out of the table and stop its deadline without answering it (it is about to be sent elsewhere and
+ * added again under a new id). */
+void pending_forget(struct pending *p, struct request *req);
 
 /* The pending request with correlation id 'id', or NULL. */
 struct request *pending_lookup(struct pending *p, const char *id);

@@ -27,11 +27,11 @@ char *reply_error(const char *error, const char *id)
     return finish(root, ok);
 }
 
-char *reply_history(const char *id, const char *history)
+char *reply_accepted(const char *id, const char *status)
 {
     cJSON *root = cJSON_CreateObject();
-    int ok = root && cJSON_AddStringToObject(root, "message", "OK")
-             && (!id || cJSON_AddStringToObject(root, "id", id)) && cJSON_AddRawToObject(root, "history", history);
+    int ok = root && cJSON_AddStringToObject(root, "message", "Accepted") && cJSON_AddStringToObject(root, "id", id)
+             && cJSON_AddStringToObject(root, "status", status);
     return finish(root, ok);
 }
 
@@ -39,6 +39,7 @@ const char *reply_status_text(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 202: return "Accepted";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";

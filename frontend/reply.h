@@ -9,8 +9,8 @@ char *reply_ok(const char *result, const char *id);
 /* {"message":"FAIL","error":"...","id":"..."} */
 char *reply_error(const char *error, const char *id);
 
-/* {"message":"OK","id":"...","history":<history>}; 'history' must be a JSON array text (it is embedded as is). */
-char *reply_history(const char *id, const char *history);
+/* {"message":"Accepted","id":"...","status":"..."}: the answer to a POST /task with Prefer: respond-async. */
+char *reply_accepted(const char *id, const char *status);
 
 /* The text of the HTTP status code: reply_status_text(404) is "Not Found". */
 const char *reply_status_text(int status);

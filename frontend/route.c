@@ -2,6 +2,7 @@
 #include "route.h"
 
 #include <string.h>
+#include <strings.h>
 
 int route_valid_id(const char *s)
 {
@@ -22,6 +23,10 @@ enum route route_match(const char *method, const char *url, char *id, const char
         *allow = "POST";
         return strcmp(method, "POST") == 0 ? ROUTE_TASK : ROUTE_BAD_METHOD;
     }
+    if (strcmp(url, "/tasks") == 0) {
+        *allow = "GET, HEAD";
+        return get ? ROUTE_LIST : ROUTE_BAD_METHOD;
+    }
     if (strncmp(url, "/task/", 6) == 0) {
         *allow = "GET, HEAD";
         if (!get)
@@ -32,4 +37,17 @@ enum route route_match(const char *method, const char *url, char *id, const char
         return ROUTE_HISTORY;
     }
     return ROUTE_NOT_FOUND;
+}
+
+int route_prefers_async(const char *prefer)
+{
+    static const char token[] = "respond-async";
+    const size_t n = sizeof token - 1;
+    for (const char *p = prefer; p && *p;) {
+        p += strspn(p, " \t,");
+        if (strncasecmp(p, token, n) == 0 && strchr(" \t,;=", p[n]))
+            return 1;
+        p = strchr(p, ',');
+    }
+    return 0;
 }

@@ -2,7 +2,7 @@
 # Install what taskbus needs on Debian 12 when it is missing: build tools, libraries, servers, and FerretDB.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-packages=(build-essential cmake pkg-config libhiredis-dev libevent-dev libmongoc-dev libbson-dev libmicrohttpd-dev
+packages=(build-essential cmake pkg-config libhiredis-dev libevent-dev libmongoc-dev libbson-dev libmicrohttpd-dev libssl-dev
           libcjson-dev redis-server apache2-utils wrk curl python3 python3-pymongo gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do

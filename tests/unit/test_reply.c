@@ -26,12 +26,7 @@ static void test_exact(void)
     TEXT(reply_error("not found", NULL), "{\"message\":\"FAIL\",\"error\":\"not found\"}");
     TEXT(reply_error("", NULL), "{\"message\":\"FAIL\",\"error\":\"\"}");
 
-    TEXT(reply_history("id1", "[]"), "{\"message\":\"OK\",\"id\":\"id1\",\"history\":[]}");
-    /* The array is embedded byte for byte, spacing included. */
-    TEXT(reply_history("abc-123", "[ {\"status\": \"done\", \"at\": 1.5e3},\n  {\"x\":[1,2]} ]"),
-         "{\"message\":\"OK\",\"id\":\"abc-123\",\"history\":[ {\"status\": \"done\", \"at\": 1.5e3},\n  {\"x\":[1,2]} ]}");
-    /* reply.h: "'id' may be NULL (then it is left out)" — for every function. */
-    TEXT(reply_history(NULL, "[]"), "{\"message\":\"OK\",\"history\":[]}");
+    TEXT(reply_accepted("id1", "running"), "{\"message\":\"Accepted\",\"id\":\"id1\",\"status\":\"running\"}");
 }
 
 static void test_escaping_text(void)
@@ -101,21 +96,6 @@ static void test_escaping_round_trip(void)
     PARSED(reply_error("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "id"), "FAIL", NULL,
            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "id");
     PARSED(reply_ok("\\u0041", "</script>"), "OK", "\\u0041", NULL, "</script>");
-
-    /* reply_history escapes the id and keeps the array. */
-    char *got = reply_history(all, "[{\"status\":\"q\\\"x\"},2]");
-    cJSON *root = got ? cJSON_Parse(got) : NULL;
-    if (CHECK(root != NULL)) {
-        cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
-        cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "history");
-        CHECK(cJSON_IsString(id) && strcmp(id->valuestring, all) == 0);
-        CHECK(cJSON_IsArray(h) && cJSON_GetArraySize(h) == 2);
-        cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(h, 0), "status");
-        CHECK(cJSON_IsString(st) && strcmp(st->valuestring, "q\"x") == 0);
-        CHECK(cJSON_IsNumber(cJSON_GetArrayItem(h, 1)) && cJSON_GetArrayItem(h, 1)->valueint == 2);
-    }
-    cJSON_Delete(root);
-    free(got);
 
     /* A long string survives intact. */
     size_t n = 100000;

@@ -86,8 +86,6 @@ static void test_history(void)
 
 static void test_not_found(void)
 {
-    ROUTE("GET", "/tasks", ROUTE_NOT_FOUND);
-    ROUTE("POST", "/tasks", ROUTE_NOT_FOUND);
     ROUTE("GET", "/task2", ROUTE_NOT_FOUND);
     ROUTE("POST", "/task2", ROUTE_NOT_FOUND);
     ROUTE("GET", "/x", ROUTE_NOT_FOUND);
@@ -122,8 +120,32 @@ static void test_valid_id(void)
     CHECK_INT_EQ(route_valid_id("\xc3\xa9"), 0);
 }
 
+static void test_list(void)
+{
+    ROUTE("GET", "/tasks", ROUTE_LIST);
+    ROUTE("HEAD", "/tasks", ROUTE_LIST);
+    BAD_METHOD("POST", "/tasks", "GET, HEAD");
+    ROUTE("GET", "/tasks/", ROUTE_NOT_FOUND);
+}
+
+static void test_prefers_async(void)
+{
+    CHECK_INT_EQ(route_prefers_async("respond-async"), 1);
+    CHECK_INT_EQ(route_prefers_async("Respond-Async"), 1);
+    CHECK_INT_EQ(route_prefers_async("wait=10, respond-async"), 1);
+    CHECK_INT_EQ(route_prefers_async("respond-async; foo=bar"), 1);
+    CHECK_INT_EQ(route_prefers_async(" respond-async ,return=minimal"), 1);
+    CHECK_INT_EQ(route_prefers_async(NULL), 0);
+    CHECK_INT_EQ(route_prefers_async(""), 0);
+    CHECK_INT_EQ(route_prefers_async("respond-asynchronously"), 0);
+    CHECK_INT_EQ(route_prefers_async("return=respond-async"), 0);
+    CHECK_INT_EQ(route_prefers_async("x-respond-async"), 0);
+}
+
 int main(void)
 {
+    test_list();
+    test_prefers_async();
     test_health();
     test_task();
     test_history();

@@ -231,7 +231,7 @@ static void fake_ack(struct fake_store *s)
 {
     int n = s->n;
     for (int i = 0; i < n; i++) {
-        if (!s->items[i].acked && s->items[i].ctx) {
+        if (!s->items[i].acked) {
             bson_iter_t it;
             int dup = 0;
             s->items[i].acked = 1;
@@ -240,7 +240,7 @@ static void fake_ack(struct fake_store *s)
                 dup |= bson_iter_init_find(&it, s->items[i].doc, "_id") &&
                        bson_iter_init_find(&id, stored_before[k], "_id") &&
                        strcmp(bson_iter_utf8(&it, NULL), bson_iter_utf8(&id, NULL)) == 0;
-            router_on_acked(s->items[i].ctx, dup, s->router);
+            router_on_acked(s->items[i].ctx, s->items[i].doc, dup, s->router);
         }
     }
 }

@@ -1,0 +1,424 @@
+/* The Redis read model of the event log: applying records, reading a task, listing tasks. */
+#include "projection.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "clock.h"
+#include "log.h"
+
+/* ---- the scripts */
+
+/* ARGV: task id, record _id, record JSON, the status it gives, service, taskType, at (ms), result, error, code,
+ * retention (ms), now (ms). A record past the retention is not applied (its task would expire at once). The
+ * status only moves forward; created is the earliest record's time; the index members follow both. */
+static const char apply_lua[] =
+    "local id, field, json, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local service, ttype, at = ARGV[5], ARGV[6], tonumber(ARGV[7])\n"
+    "local retention, now = tonumber(ARGV[11]), tonumber(ARGV[12])\n"
+    "if at + retention <= now then return 0 end\n"
+    "local rank = {pending = 1, running = 2, completed = 3, failed = 3}\n"
+    "local key = 'taskbus:task:' .. id\n"
+    "local old = redis.call('HMGET', key, 'status', 'created', 'service')\n"
+    "local ostatus, ocreated, oservice = old[1] or '', tonumber(old[2]), old[3] or ''\n"
+    "local nstatus, ncreated, nservice = ostatus, ocreated, oservice\n"
+    "if (rank[status] or 0) > (rank[ostatus] or 0) then nstatus = status end\n"
+    "if not ncreated or at < ncreated then ncreated = at end\n"
+    "if nservice == '' then nservice = service end\n"
+    "local set = {field, json, 'status', nstatus, 'created', string.format('%d', ncreated)}\n"
+    "local function put(k, v) if v ~= '' then set[#set + 1] = k; set[#set + 1] = v end end\n"
+    "put('service', nservice)\n"
+    "put('taskType', ttype)\n"
+    "put('result', ARGV[8])\n"
+    "put('error', ARGV[9])\n"
+    "put('code', ARGV[10])\n"
+    "redis.call('HSET', key, unpack(set))\n"
+    "local expires = at + retention\n"
+    "if redis.call('PEXPIRETIME', key) < expires then redis.call('PEXPIREAT', key, expires) end\n"
+    "if ocreated == ncreated and ostatus == nstatus and oservice == nservice then return 1 end\n"
+    "local function member(ms) return string.format('%016d', ms) .. ':' .. id end\n"
+    "local function indexes(st, svc)\n"
+    "  local keys = {'taskbus:tasks', 'taskbus:tasks:status:' .. st}\n"
+    "  if svc ~= '' then\n"
+    "    keys[3] = 'taskbus:tasks:service:' .. svc\n"
+    "    keys[4] = 'taskbus:tasks:status:' .. st .. ':service:' .. svc\n"
+    "  end\n"
+    "  return keys\n"
+    "end\n"
+    "if ocreated then\n"
+    "  for _, k in ipairs(indexes(ostatus, oservice)) do redis.call('ZREM', k, member(ocreated)) end\n"
+    "end\n"
+    "local cutoff = '(' .. string.format('%016d', now - retention)\n"
+    "for _, k in ipairs(indexes(nstatus, nservice)) do\n"
+    "  redis.call('ZADD', k, 0, member(ncreated))\n"
+    "  redis.call('ZREMRANGEBYLEX', k, '-', cutoff)\n"
+    "end\n"
+    "return 1\n";
+
+/* ARGV: index key, cursor ("" for the first page), limit. Returns the next cursor ("" when there is no more) and
+ * then 8 values per task: id, status, taskType, service, created, result, error, code (nil when absent). Members
+ * whose hash expired are skipped; at most ten pages' worth are looked at per call. */
+static const char list_lua[] =
+    "local key, after, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local max = after == '' and '+' or ('(' .. after)\n"
+    "local out, found, scanned = {''}, 0, 0\n"
+    "while found < limit and scanned < limit * 10 do\n"
+    "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, limit)\n"
+    "  if #members == 0 then return out end\n"
+    "  for _, m in ipairs(members) do\n"
+    "    scanned = scanned + 1\n"
+    "    max = '(' .. m\n"
+    "    local id = string.sub(m, 18)\n"
+    "    local f = redis.call('HMGET', 'taskbus:task:' .. id, 'status', 'taskType', 'service', 'created',\n"
+    "                         'result', 'error', 'code')\n"
+    "    if f[1] then\n"
+    "      out[#out + 1] = id\n"
+    "      for i = 1, 7 do out[#out + 1] = f[i] end\n"
+    "      found = found + 1\n"
+    "      if found == limit then break end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if #redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, 1) > 0 then out[1] = string.sub(max, 2) end\n"
+    "return out\n";
+
+#define LIST_FIELDS 8
+
+struct script {
+    const char *text;
+    char sha[2 * SHA_DIGEST_LENGTH + 1];
+};
+
+static struct script apply_script = { apply_lua, "" }, list_script = { list_lua, "" };
+
+static const char *sha_of(struct script *s)
+{
+    if (!s->sha[0]) {
+        unsigned char md[SHA_DIGEST_LENGTH];
+        SHA1((const unsigned char *)s->text, strlen(s->text), md);
+        for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+            snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+    }
+    return s->sha;
+}
+
+const char *projection_apply_script(void)
+{
+    return apply_lua;
+}
+
+const char *projection_apply_sha(void)
+{
+    return sha_of(&apply_script);
+}
+
+/* ---- records to arguments */
+
+static const char *utf8_or_empty(const bson_t *doc, const char *key)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+}
+
+static void set_arg(struct projection_args *a, int i, const char *s)
+{
+    a->argv[i] = s;
+    a->lens[i] = strlen(s);
+}
+
+int projection_args_of(const bson_t *doc, long retention_s, long long now_ms, struct projection_args *a)
+{
+    bson_iter_t it;
+    memset(a, 0, sizeof *a);
+    const char *id = utf8_or_empty(doc, "_id"), *task = utf8_or_empty(doc, "task"), *type = utf8_or_empty(doc, "type");
+    int has_backend = bson_iter_init_find(&it, doc, "backend") && BSON_ITER_HOLDS_UTF8(&it) &&
+                      bson_iter_utf8(&it, NULL)[0];
+    enum taskview_status status = taskview_status_of(type, has_backend);
+    if (!id[0] || !task[0] || status == TASKVIEW_NONE || !bson_iter_init_find(&it, doc, "at") ||
+        !BSON_ITER_HOLDS_DATE_TIME(&it))
+        return -1;
+    snprintf(a->at, sizeof a->at, "%lld", (long long)bson_iter_date_time(&it));
+    if (status == TASKVIEW_FAILED && bson_iter_init_find(&it, doc, "status") && BSON_ITER_HOLDS_INT32(&it))
+        snprintf(a->code, sizeof a->code, "%d", bson_iter_int32(&it));
+    snprintf(a->retention, sizeof a->retention, "%lld", retention_s * 1000LL);
+    snprintf(a->now, sizeof a->now, "%lld", now_ms);
+    if (!(a->json = bson_as_relaxed_extended_json(doc, NULL)))
+        return -1;
+    set_arg(a, 0, "EVALSHA");
+    set_arg(a, 1, projection_apply_sha());
+    set_arg(a, 2, "0");
+    set_arg(a, 3, task);
+    set_arg(a, 4, id);
+    set_arg(a, 5, a->json);
+    set_arg(a, 6, taskview_status_name(status));
+    set_arg(a, 7, utf8_or_empty(doc, "service"));
+    set_arg(a, 8, utf8_or_empty(doc, "taskType"));
+    set_arg(a, 9, a->at);
+    set_arg(a, 10, status == TASKVIEW_COMPLETED ? utf8_or_empty(doc, "result") : "");
+    set_arg(a, 11, status == TASKVIEW_FAILED ? utf8_or_empty(doc, "error") : "");
+    set_arg(a, 12, a->code);
+    set_arg(a, 13, a->retention);
+    set_arg(a, 14, a->now);
+    a->argc = PROJECTION_ARGS;
+    return 0;
+}
+
+void projection_args_clear(struct projection_args *a)
+{
+    bson_free(a->json);
+    a->json = NULL;
+}
+
+/* ---- asynchronous client */
+
+struct projection {
+    struct bus *bus;
+    long retention_s;
+    struct projection_stats stats;
+};
+
+/* A script call in flight: its arguments are kept (copied) so that a NOSCRIPT answer (Redis restarted and lost its
+ * script cache) can be sent again as EVAL with the script's text. */
+struct call {
+    struct projection *p;
+    struct script *script;
+    int argc, retried;
+    char **argv;
+    size_t *lens;
+    void (*done)(struct call *c, struct redisReply *reply);
+    projection_view_fn view_cb;
+    projection_list_fn list_cb;
+    void *arg;
+    char task_id[TASK_ID_LEN];
+};
+
+static void call_free(struct call *c)
+{
+    for (int i = 0; c->argv && i < c->argc; i++)
+        free(c->argv[i]);
+    free(c->argv);
+    free(c->lens);
+    free(c);
+}
+
+static void on_script_reply(struct redisReply *reply, void *arg);
+
+static int send_script(struct call *c)
+{
+    return bus_command_argv(c->p->bus, on_script_reply, c, c->argc, (const char **)c->argv, c->lens);
+}
+
+static void on_script_reply(struct redisReply *reply, void *arg)
+{
+    struct call *c = arg;
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 && !c->retried) {
+        char *eval = strdup("EVAL"), *text = strdup(c->script->text);
+        if (eval && text) {
+            free(c->argv[0]);
+            free(c->argv[1]);
+            c->argv[0] = eval;
+            c->argv[1] = text;
+            c->lens[0] = strlen(eval);
+            c->lens[1] = strlen(text);
+            c->retried = 1;
+            if (send_script(c) == 0)
+                return;
+        } else {
+            free(eval);
+            free(text);
+        }
+    }
+    c->done(c, reply);
+    call_free(c);
+}
+
+/* A call of 'script' with 'argc' arguments after EVALSHA, sha, numkeys. NULL when out of memory. */
+static struct call *call_new(struct projection *p, struct script *script, int argc, const char *const *argv,
+                             const size_t *lens)
+{
+    struct call *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->p = p;
+    c->script = script;
+    c->argc = argc + 3;
+    c->argv = calloc((size_t)c->argc, sizeof *c->argv);
+    c->lens = calloc((size_t)c->argc, sizeof *c->lens);
+    if (!c->argv || !c->lens) {
+        call_free(c);
+        return NULL;
+    }
+    const char *head[3] = { "EVALSHA", sha_of(script), "0" };
+    for (int i = 0; i < c->argc; i++) {
+        const char *s = i < 3 ? head[i] : argv[i - 3];
+        size_t len = i < 3 ? strlen(s) : lens[i - 3];
+        if (!(c->argv[i] = malloc(len + 1))) {
+            call_free(c);
+            return NULL;
+        }
+        memcpy(c->argv[i], s, len);
+        c->argv[i][len] = '\0';
+        c->lens[i] = len;
+    }
+    return c;
+}
+
+struct projection *projection_new(struct bus *bus, long retention_s)
+{
+    struct projection *p = calloc(1, sizeof *p);
+    if (p) {
+        p->bus = bus;
+        p->retention_s = retention_s;
+    }
+    return p;
+}
+
+void projection_free(struct projection *p)
+{
+    free(p);
+}
+
+static void applied(struct call *c, struct redisReply *reply)
+{
+    if (reply && reply->type == REDIS_REPLY_INTEGER) {
+        c->p->stats.applied++;
+        return;
+    }
+    c->p->stats.failed++;
+    LOG_W("event=projection_failed task=%s error=\"%s\"", c->task_id,
+          reply && reply->type == REDIS_REPLY_ERROR ? "redis refused the script" : "redis is not reachable");
+}
+
+int projection_apply(struct projection *p, const bson_t *doc)
+{
+    struct projection_args a;
+    if (projection_args_of(doc, p->retention_s, clock_wall_ms(), &a) != 0)
+        return -1;
+    struct call *c = call_new(p, &apply_script, a.argc - 3, a.argv + 3, a.lens + 3);
+    if (c) {
+        c->done = applied;
+        snprintf(c->task_id, sizeof c->task_id, "%s", a.argv[3]);
+    }
+    projection_args_clear(&a);
+    if (!c || send_script(c) != 0) {
+        if (c)
+            call_free(c);
+        p->stats.failed++;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- reads */
+
+struct view_call {
+    projection_view_fn cb;
+    void *arg;
+    char task_id[TASK_ID_LEN];
+};
+
+/* HGETALL's answer: the fields that are record _ids ("<task>:<seq>", "<task>:outcome") hold the records. */
+static void on_hash(struct redisReply *reply, void *arg)
+{
+    struct view_call *v = arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        v->cb(NULL, 0, reply ? "redis refused the read" : "the message bus (Redis) is not reachable", v->arg);
+        free(v);
+        return;
+    }
+    size_t n = 0;
+    const char **texts = calloc(reply->elements / 2 + 1, sizeof *texts);
+    size_t *lens = calloc(reply->elements / 2 + 1, sizeof *lens);
+    char *view = NULL;
+    int found = 0;
+    for (size_t i = 0; texts && lens && i + 1 < reply->elements; i += 2) {
+        const struct redisReply *k = reply->element[i], *val = reply->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && val->type == REDIS_REPLY_STRING && memchr(k->str, ':', k->len)) {
+            texts[n] = val->str;
+            lens[n++] = val->len;
+        }
+    }
+    if (texts && lens && n > 0)
+        view = taskview_render(v->task_id, texts, lens, n, &found);
+    free(texts);
+    free(lens);
+    v->cb(view, found, found && !view ? "out of memory" : NULL, v->arg);
+    free(v);
+}
+
+int projection_view(struct projection *p, const char *task_id, projection_view_fn cb, void *arg)
+{
+    struct view_call *v = malloc(sizeof *v);
+    if (!v)
+        return -1;
+    *v = (struct view_call){ .cb = cb, .arg = arg };
+    snprintf(v->task_id, sizeof v->task_id, "%s", task_id);
+    if (bus_command(p->bus, on_hash, v, "HGETALL " PROJECTION_KEY_PREFIX "%s", task_id) != 0) {
+        free(v);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *str_or_null(const struct redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING ? r->str : NULL;
+}
+
+static void listed(struct call *c, struct redisReply *reply)
+{
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        (reply->elements - 1) % LIST_FIELDS != 0) {
+        c->list_cb(NULL, reply ? "redis refused the listing" : "the message bus (Redis) is not reachable", c->arg);
+        return;
+    }
+    size_t n = (reply->elements - 1) / LIST_FIELDS;
+    struct taskview_item *items = calloc(n + 1, sizeof *items);
+    if (!items) {
+        c->list_cb(NULL, "out of memory", c->arg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct redisReply **f = reply->element + 1 + i * LIST_FIELDS;
+        items[i] = (struct taskview_item){ str_or_null(f[0]), str_or_null(f[1]), str_or_null(f[2]),
+                                           str_or_null(f[3]), str_or_null(f[4]), str_or_null(f[5]),
+                                           str_or_null(f[6]), str_or_null(f[7]) };
+        if (!items[i].id || !items[i].status) { /* the script always gives both: anything else is not our data */
+            free(items);
+            c->list_cb(NULL, "the projection holds malformed data", c->arg);
+            return;
+        }
+    }
+    const char *next = str_or_null(reply->element[0]);
+    char *body = taskview_render_list(items, n, next && next[0] ? next : NULL);
+    free(items);
+    c->list_cb(body, body ? NULL : "out of memory", c->arg);
+}
+
+int projection_list(struct projection *p, const struct taskview_query *q, projection_list_fn cb, void *arg)
+{
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", q->limit);
+    const char *argv[3] = { q->key, q->after, limit };
+    const size_t lens[3] = { strlen(q->key), strlen(q->after), strlen(limit) };
+    struct call *c = call_new(p, &list_script, 3, argv, lens);
+    if (!c)
+        return -1;
+    c->done = listed;
+    c->list_cb = cb;
+    c->arg = arg;
+    if (send_script(c) != 0) {
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+void projection_get_stats(const struct projection *p, struct projection_stats *out)
+{
+    *out = p->stats;
+}

@@ -1,0 +1,78 @@
+/* The read model: a projection of the event log into Redis, where a task's status and history are one O(1) read.
+ *
+ * Per task, the hash "taskbus:task:<id>" holds every stored record of the task under its _id (its JSON, exactly
+ * as the log's reader returns it) and a summary for listings: status, created (ms), service, taskType, result,
+ * error, code. It expires TASK_RETENTION_S after the task's last record; older tasks are read from the log.
+ * Listings read sorted sets of members "<created ms, 16 digits>:<id>" (all members score 0, so they sort by
+ * creation time): "taskbus:tasks", "taskbus:tasks:status:<s>", "taskbus:tasks:service:<v>" and
+ * "taskbus:tasks:status:<s>:service:<v>"; every write trims what is past the retention from the sets it touches.
+ *
+ * Events applies each record after the store acknowledged it (so the projection never shows what the log does
+ * not hold) and before any answer that depends on it leaves; one Lua script per record makes each application
+ * atomic and idempotent: applying the same records again, in any order, gives the same projection. That is how
+ * `events --rebuild` replays the log into it. The log stays the source of truth. */
+#ifndef TASKBUS_PROJECTION_H
+#define TASKBUS_PROJECTION_H
+
+#include <bson/bson.h>
+#include <stddef.h>
+
+#include "taskview.h"
+
+#define PROJECTION_KEY_PREFIX "taskbus:task:"
+#define PROJECTION_ARGS 15           /* EVALSHA, sha, numkeys, and the script's 12 arguments */
+
+struct bus;
+struct redisContext;
+struct projection;
+
+/* The command that applies one record: argv[0..argc) with lens. 'json' is owned (bson_free). */
+struct projection_args {
+    int argc;
+    const char *argv[PROJECTION_ARGS];
+    size_t lens[PROJECTION_ARGS];
+    char *json;
+    char at[24], code[16], retention[24], now[24];
+};
+
+/* Fill 'a' with the EVALSHA that applies record 'doc' (needs string _id, task and type, and a date 'at'), for a
+ * retention of 'retention_s' seconds at wall time 'now_ms'. Pure. Returns 0, or -1 when 'doc' is not a record
+ * (nothing to free then). Free with projection_args_clear. */
+int projection_args_of(const bson_t *doc, long retention_s, long long now_ms, struct projection_args *a);
+void projection_args_clear(struct projection_args *a);
+
+/* The Lua source and SHA1 (hex) of the script that applies a record, for a synchronous client (rebuild). */
+const char *projection_apply_script(void);
+const char *projection_apply_sha(void);
+
+/* ---- asynchronous use on a daemon's bus (loop thread) */
+
+/* A projection client on 'bus' (which must outlive it). 'retention_s' only matters to projection_apply. Returns
+ * NULL when out of memory. */
+struct projection *projection_new(struct bus *bus, long retention_s);
+void projection_free(struct projection *p);
+
+/* Apply stored record 'doc' (not kept). Fire and forget: a failure is logged and counted (the log still holds the
+ * record; `events --rebuild` restores the projection). Returns 0 when sent, -1 when not (bus down, not a record). */
+int projection_apply(struct projection *p, const bson_t *doc);
+
+/* The answer to projection_view: 'view' is the malloc'd body of GET /task/{id} (the callee owns it), or NULL with
+ * 'found' 0 when the projection has no such task, or NULL with a reason in 'err' when Redis failed. */
+typedef void (*projection_view_fn)(char *view, int found, const char *err, void *arg);
+
+/* Read task 'task_id''s projection and render its view (taskview_render). 'cb' runs once, later, on the loop.
+ * Returns 0, or -1 when the bus is down or out of memory (then 'cb' never runs). */
+int projection_view(struct projection *p, const char *task_id, projection_view_fn cb, void *arg);
+
+/* The answer to projection_list: 'body' is the malloc'd body of GET /tasks, or NULL with a reason in 'err'. */
+typedef void (*projection_list_fn)(char *body, const char *err, void *arg);
+
+/* One page of the listing 'q' (taskview_parse_query). Same contract as projection_view. */
+int projection_list(struct projection *p, const struct taskview_query *q, projection_list_fn cb, void *arg);
+
+struct projection_stats {
+    unsigned long long applied, failed;
+};
+void projection_get_stats(const struct projection *p, struct projection_stats *out);
+
+#endif

@@ -1,0 +1,124 @@
+/* Replaying the event log into the projection: one synchronous pass, pipelined to Redis. */
+#include "rebuild.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "projection.h"
+#include "store.h"
+#include "table.h"
+
+#define REBUILD_PIPELINE 1000 /* commands sent before their replies are read */
+
+struct rebuild {
+    redisContext *redis;
+    long retention_s;
+    long long now_ms;
+    int in_pipeline;
+    long long applied, expired, skipped;
+    struct table *tasks;       /* distinct tasks applied: the key points into the value (a copy of the id) */
+    char err[256];
+};
+
+/* Read the replies of the commands in the pipeline. Returns 0, or -1 with a reason in r->err. */
+static int drain(struct rebuild *r)
+{
+    for (; r->in_pipeline > 0; r->in_pipeline--) {
+        redisReply *reply = NULL;
+        if (redisGetReply(r->redis, (void **)&reply) != REDIS_OK || !reply) {
+            snprintf(r->err, sizeof r->err, "redis: %s", r->redis->errstr[0] ? r->redis->errstr : "no reply");
+            return -1;
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+            snprintf(r->err, sizeof r->err, "redis refused a record: %.200s", reply->str);
+            freeReplyObject(reply);
+            return -1;
+        }
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+            r->applied++;
+        else
+            r->expired++;
+        freeReplyObject(reply);
+    }
+    return 0;
+}
+
+static void count_task(struct rebuild *r, const char *task)
+{
+    if (table_get(r->tasks, task))
+        return;
+    char *copy = strdup(task);
+    if (!copy || table_put(r->tasks, copy, copy) != 0)
+        free(copy);
+}
+
+static void on_record(const bson_t *doc, void *arg)
+{
+    struct rebuild *r = arg;
+    struct projection_args a;
+    if (r->err[0])
+        return;
+    if (projection_args_of(doc, r->retention_s, r->now_ms, &a) != 0) {
+        r->skipped++;
+        return;
+    }
+    if (redisAppendCommandArgv(r->redis, a.argc, a.argv, a.lens) != REDIS_OK)
+        snprintf(r->err, sizeof r->err, "redis: out of memory");
+    else if (++r->in_pipeline >= REBUILD_PIPELINE)
+        drain(r);
+    if (strtoll(a.at, NULL, 10) + r->retention_s * 1000LL > r->now_ms)
+        count_task(r, a.argv[3]);
+    projection_args_clear(&a);
+}
+
+static void free_value(void *value, void *arg)
+{
+    (void)arg;
+    free(value);
+}
+
+int rebuild_run(const char *mongo_uri, const char *host, int port, long retention_s)
+{
+    struct rebuild r = { .retention_s = retention_s, .now_ms = clock_wall_ms(), .tasks = table_new() };
+    char err[STORE_ERR_LEN];
+    int rc = 1;
+    struct timeval tv = { 10, 0 };
+    r.redis = redisConnectWithTimeout(host, port, tv);
+    if (!r.tasks || !r.redis || r.redis->err) {
+        fprintf(stderr, "events --rebuild: cannot connect to Redis at %s:%d: %s\n", host, port,
+                r.redis ? r.redis->errstr : "out of memory");
+        goto out;
+    }
+    redisSetTimeout(r.redis, tv);
+    /* Load the script once: every record then goes as EVALSHA. */
+    redisReply *loaded = redisCommand(r.redis, "SCRIPT LOAD %s", projection_apply_script());
+    int ok = loaded && loaded->type == REDIS_REPLY_STRING && strcmp(loaded->str, projection_apply_sha()) == 0;
+    if (loaded)
+        freeReplyObject(loaded);
+    if (!ok) {
+        fprintf(stderr, "events --rebuild: Redis did not load the projection script: %s\n",
+                r.redis->errstr[0] ? r.redis->errstr : "unexpected answer");
+        goto out;
+    }
+    long long read = store_scan(mongo_uri, on_record, &r, err);
+    if (read >= 0 && !r.err[0])
+        drain(&r);
+    if (read < 0 || r.err[0]) {
+        fprintf(stderr, "events --rebuild: %s\n", read < 0 ? err : r.err);
+        goto out;
+    }
+    printf("rebuilt records=%lld applied=%lld expired=%lld skipped=%lld tasks=%zu\n", read, r.applied, r.expired,
+           r.skipped, table_len(r.tasks));
+    rc = 0;
+out:
+    if (r.tasks) {
+        table_each(r.tasks, free_value, NULL);
+        table_free(r.tasks);
+    }
+    if (r.redis)
+        redisFree(r.redis);
+    return rc;
+}
