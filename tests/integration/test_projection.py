@@ -5,6 +5,7 @@ retention, and reads that keep working while the store is frozen.
 Every test drives real servers over HTTP and checks what it gets against the event log in the store (read with
 pymongo) or against what the same API answered before the projection was dropped, rebuilt or expired.
 """
+import concurrent.futures
 import datetime
 import http.client
 import json
@@ -174,6 +175,13 @@ def run_rebuild(stack, timeout=60):
     return proc.returncode, proc.stdout.decode(errors="replace")
 
 
+def rebuilt_counts(output):
+    """The counters of the "rebuilt records=<n> ... tasks=<m>" line of `events --rebuild` as a dict of ints (other
+    key=value counters on the line are kept too); {} when there is no such line."""
+    line = next((line for line in output.splitlines() if line.startswith("rebuilt records=")), "")
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+
 class ReadSideTest(harness.StackTest):
     """Assertions shared by the test classes below (each class runs its own stack)."""
 
@@ -196,6 +204,13 @@ class ReadSideTest(harness.StackTest):
         self.assertEqual(answer.headers.get("location"), f"/task/{task_id}", answer.headers)
         self.assertEqual(answer.headers.get("preference-applied"), "respond-async", answer.headers)
         return task_id
+
+    def assert_stored_and_projected(self, record_id):
+        """The record 'record_id' ("<task>:<seq>") is in the store and in its task's projection hash."""
+        self.assertIsNotNone(self.stack.mongo().events.find_one({"_id": record_id}), f"{record_id} is not stored")
+        with self.stack.redis() as r:
+            projected = r.command("HEXISTS", "taskbus:task:" + record_id.rsplit(":", 1)[0], record_id)
+        self.assertEqual(projected, 1, f"{record_id} is not projected")
 
     def task_body(self, task_id):
         """GET /task/{id}: must be a 200 with a JSON body; returns the body."""
@@ -227,10 +242,9 @@ class ReadSideTest(harness.StackTest):
         else:
             self.assertNotIn("service", body)
         self.assertRegex(body["created"], ISO_UTC)
-        created_ms = iso_to_ms(body["created"])
-        received_ms = comparable_store_record(received)["at"]
-        self.assertLessEqual(abs(created_ms - received_ms), 1000,
-                             f"created {body['created']} is not the time of the received record {received['at']}")
+        earliest = min(comparable_store_record(r)["at"] for r in records)
+        self.assertEqual(iso_to_ms(body["created"]), earliest,
+                         f"created {body['created']} is not the time of the task's first record")
         if last["type"] in OUTCOMES:
             self.assertEqual(body["status"], last["type"])
         else:
@@ -256,6 +270,7 @@ class Async(ReadSideTest):
         ids = []
         for body, _ in SEED:
             task_id = self.run_async(body)
+            self.assert_stored_and_projected(f"{task_id}:0")
             first = get_task(self.port, task_id)
             self.assertEqual(first.status, 200, f"GET right after the 202 of {body}: {first}")
             self.assertIn(first.json["status"], STATUSES, first)
@@ -292,6 +307,20 @@ class Async(ReadSideTest):
         self.assertEqual(answer.raw, b'{"message":"FAIL","error":"division by zero","id":"%s"}'
                          % answer.json["id"].encode())
 
+    def test_prefer_header_forms(self):
+        """Promise: respond-async is honoured among other preferences (RFC 7240 lists them comma-separated, any
+        case); a Prefer header without it changes nothing."""
+        for prefer in ("wait=5, respond-async", "Respond-Async", "respond-async; foo=bar"):
+            with self.subTest(prefer=prefer):
+                answer = request(self.port, "POST", "/task", '{"a1": 2, "a2": 2}', {"Prefer": prefer})
+                self.assertEqual(answer.status, 202, answer)
+                self.assertEqual(wait_for_outcome(self.port, answer.json["id"]).get("result"), "4")
+        for prefer in ("return=minimal", "respond-asynchronously"):
+            with self.subTest(prefer=prefer):
+                answer = request(self.port, "POST", "/task", '{"a1": 2, "a2": 2}', {"Prefer": prefer})
+                self.assertEqual((answer.status, answer.json.get("result")), (200, "4"), answer)
+                self.assertNotIn("preference-applied", answer.headers)
+
     def test_async_bad_body(self):
         """Promise: a bad body with `Prefer: respond-async` still gets the 400 it gets without, with no task id and
         no Location."""
@@ -316,8 +345,11 @@ class AsyncNoBackend(ReadSideTest):
         waiting = self.task_body(task_id)
         self.assertEqual(waiting["status"], "pending", waiting)
         self.assertEqual(waiting.get("service"), "arithmetic", waiting)
+        self.assertIn(task_id, listed_ids(list_all(self.port, 100, status="pending", service="arithmetic")))
         final = wait_for_outcome(self.port, task_id, timeout=10)
         self.assertEqual((final["status"], final.get("code")), ("failed", 504), final)
+        self.assertNotIn(task_id, listed_ids(list_all(self.port, 100, status="pending")), "still listed as pending")
+        self.assertIn(task_id, listed_ids(list_all(self.port, 100, status="failed", service="arithmetic")))
         self.assertIn("no live replica of service 'arithmetic'", final.get("error", ""), final)
         self.assert_matches_log(final)
 
@@ -356,9 +388,36 @@ class TaskShape(ReadSideTest):
         self.assertEqual(answer.status, 404, answer)
         self.assertEqual(answer.json, {"message": "FAIL", "error": "no task with this id is in the log",
                                        "id": missing})
+        for length in (40, 63):        # task ids are [0-9A-Za-z-]{1,63}: a well-formed one not in the log is a 404
+            with self.subTest(length=length):
+                answer = get_task(self.port, "a" * length)
+                self.assertEqual(answer.status, 404, answer)
         for bad in ("a" * 64, "a%20b", "a.b"):
             with self.subTest(id=bad):
                 self.assert_bad_request(get_task(self.port, bad), f"GET /task/{bad}")
+
+
+    def test_created_on_a_whole_second(self):
+        """Promise: created is the time of the task's first record also when that falls on a whole second (dates
+        then have no fraction), from the log and from the projection alike, in GET /task/{id} and GET /tasks. The
+        task's records are a real task's, written back to the log under another id with chosen times."""
+        real = self.run_sync('{"a1": 2, "a2": 3}')
+        fake = "0000000000000abc-00000000beef"
+        second = int(time.time()) - 5
+        records = harness.records_by_task(self.stack, [real])[real]
+        for i, rec in enumerate(records):
+            rec.update(_id=rec["_id"].replace(real, fake), task=fake,
+                       at=datetime.datetime.utcfromtimestamp(second + (0.25 if i else 0)))
+        self.stack.mongo().events.insert_many(records)
+        want = datetime.datetime.utcfromtimestamp(second).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        from_log = self.task_body(fake)
+        self.assertEqual(from_log["created"], want, "GET /task/{id} from the log")
+        code, output = run_rebuild(self.stack)
+        self.assertEqual(code, 0, output)
+        self.assertEqual(self.task_body(fake)["created"], want, "GET /task/{id} from the projection")
+        listed = [t for t in get_tasks(self.port, limit=100).json["tasks"] if t["id"] == fake]
+        self.assertEqual([t.get("created") for t in listed], [want], "GET /tasks")
 
 
 # ---- 3. GET /tasks
@@ -432,6 +491,52 @@ class Listing(ReadSideTest):
             with self.subTest(**params):
                 self.assert_bad_request(get_tasks(self.port, **params), f"GET /tasks {params}")
         self.assertEqual(get_tasks(self.port, limit="100").status, 200)
+        answer = request(self.port, "POST", "/tasks", "{}")
+        self.assertEqual(answer.status, 405, answer)
+        self.assertIn("GET", answer.headers.get("allow", ""), answer.headers)
+
+    def test_paging_while_tasks_arrive(self):
+        """Promise: a cursor is a position, not an offset: tasks created while a client pages do not shift the
+        pages, so every task that existed at the start is listed exactly once and the new ones are not."""
+        want = self.expected()
+        pages, after = [], None
+        while True:
+            answer = get_tasks(self.port, limit=5, after=after)
+            self.assertEqual(answer.status, 200, answer)
+            pages.append(answer.json)
+            answer = post(self.port, '{"a1": "new", "a2": "%d"}' % len(pages))
+            self.assertEqual(answer.status, 200, answer)
+            self.made.append((answer.json["id"], "completed", "string"))   # later tests expect it
+            after = pages[-1]["next"]
+            if after is None:
+                break
+        self.assertEqual(listed_ids(pages), want)
+
+
+class ConcurrentReads(ReadSideTest):
+    def test_reads_in_flight_across_registry_refreshes(self):
+        """Promise: reads waiting on Redis when the frontend refreshes its registry view (every HEARTBEAT_MS) are
+        answered as usual: 8 clients reading GET /task/{id} and GET /tasks for 3 s all get 200s, and the frontend
+        stays up."""
+        ids = [self.run_sync('{"a1": %d, "a2": 1}' % i) for i in range(30)]
+        deadline = time.monotonic() + 3
+
+        def reader(n):
+            answers = []
+            while time.monotonic() < deadline:
+                path = "/tasks?limit=100" if len(answers) % 2 else f"/task/{ids[(n + len(answers)) % len(ids)]}"
+                try:
+                    answers.append((path, request(self.port, "GET", path, timeout=5).status))
+                except OSError as e:          # the frontend closed the connection or is gone
+                    answers.append((path, repr(e)))
+                    break
+            return answers
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = [a for f in [pool.submit(reader, n) for n in range(8)] for a in f.result()]
+        wrong = [a for a in answers if a[1] != 200]
+        self.assertEqual(wrong[:5], [], f"{len(wrong)} of {len(answers)} reads were not answered 200")
+        frontend = next(d for d in self.stack.daemons if d.name.startswith("frontend"))
+        self.assertTrue(frontend.alive(), frontend.tail())
 
 
 # ---- 4. rebuilding the projection from the log
@@ -470,10 +575,9 @@ class Rebuild(ReadSideTest):
         for run in ("first", "second"):          # a rebuild over a full projection changes nothing
             code, output = run_rebuild(self.stack)
             self.assertEqual(code, 0, output)
-            found = re.search(r"rebuilt records=(\d+) tasks=(\d+)", output)
-            self.assertTrue(found, f"no 'rebuilt records=N tasks=M' line:\n{output}")
+            counts = rebuilt_counts(output)
             records = self.stack.mongo().events.count_documents({})
-            self.assertEqual((int(found[1]), int(found[2])), (records, len(self.ids)), output)
+            self.assertEqual((counts.get("records"), counts.get("tasks")), (records, len(self.ids)), output)
             self.assertEqual(self.snapshot(), before, f"the {run} rebuild does not give the same answers")
         for task_id in self.ids:
             ttl = projection_ttl_ms(self.stack, task_id)
