@@ -13,6 +13,7 @@
 #include "msg.h"
 #include "projection.h"
 #include "rebuild.h"
+#include "record.h"
 #include "registry.h"
 #include "router.h"
 #include "store.h"
@@ -120,13 +121,29 @@ static void on_refresh(void *arg)
     router_on_refresh(((struct app *)arg)->router);
 }
 
+static void on_stored_outcome(bson_t *doc, const char *err, void *ctx)
+{
+    struct app *app = ctx;
+    if (doc) {
+        projection_apply(app->projection, doc);
+        bson_destroy(doc);
+    } else if (err) {
+        LOG_W("event=projection_outcome_unread error=\"%s\"", err);
+    }
+}
+
 /* A record is stored: project it first, so that the projection holds it before any answer it allows leaves (a
- * command sent before a publish reaches Redis first). A duplicate is not projected: the stored one was. */
+ * command sent before a publish reaches Redis first). A duplicate is not projected: the stored one stands. For an
+ * outcome that one may never have been projected (its replica died after storing it), so it is read back from the
+ * log and projected (idempotent when it was). */
 static void on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct app *app = arg;
+    bson_iter_t it;
     if (!duplicate)
         projection_apply(app->projection, doc);
+    else if (record_is_outcome(doc) && bson_iter_init_find(&it, doc, "task") && BSON_ITER_HOLDS_UTF8(&it))
+        store_outcome(app->store, bson_iter_utf8(&it, NULL), on_stored_outcome, app);
     router_on_acked(ctx, doc, duplicate, app->router);
 }
 

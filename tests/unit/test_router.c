@@ -844,8 +844,43 @@ static void test_redeliver_after_reconnect(void)
     teardown(&f);
 }
 
+/* Prefer: respond-async: the requester gets a 202 with the task's status once its arrival is stored (not before),
+ * and still gets the outcome after it; a task without the flag gets no 202. */
+static void test_async_accepted(void)
+{
+    struct fixture f;
+    struct msg task, answer;
+    setup(&f, 100, 3);
+    deliver(&f, "{\"kind\":\"task\",\"id\":\"t-async\",\"replyTo\":\"" FRONTEND "\",\"origin\":\"frontend-1\","
+                "\"task\":\"NUMBER\",\"subtask\":\"ADD\",\"operands\":[5,10],\"requestBody\":\"{}\","
+                "\"timeoutMs\":5000,\"async\":true}");
+    fake_msg(&f.bus, 0, &task);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), -1); /* nothing before the arrival is stored */
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 202);
+    CHECK_STR_EQ(answer.result, "running");
+    msg_clear(&answer);
+    send_result(&f, "t-async", task.token, "15");
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 200);
+    CHECK_STR_EQ(answer.result, "15");
+    msg_clear(&answer);
+    msg_clear(&task);
+
+    send_task(&f, "t-sync", 5000);
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 200); /* the last one to the frontend is still t-async's outcome */
+    CHECK_STR_EQ(answer.id, "t-async");
+    msg_clear(&answer);
+    teardown(&f);
+}
+
 int main(void)
 {
+    test_async_accepted();
     test_redeliver_after_reconnect();
     test_join();
     test_handoff_of_a_finished_task();
