@@ -452,6 +452,32 @@ class TaskShape(ReadSideTest):
                 self.assert_bad_request(get_task(self.port, bad), f"GET /task/{bad}")
 
 
+    def test_projection_keys(self):
+        """Promise: the projection is what API-SPEC.md describes: hash taskbus:task:<id> with status, service,
+        taskType, created (ms), result or error and code, and each record under its _id as JSON equal to the log's;
+        the task is in the index sets of its status and service and in no other status's."""
+        done, failed = self.run_sync('{"m1": 6, "m2": 7}'), self.run_sync(DIVIDE_BY_ZERO, status=422)
+        logged = harness.records_by_task(self.stack, [done, failed])
+        with self.stack.redis() as r:
+            for task_id, status, extra in ((done, "completed", {"result": "42"}),
+                                           (failed, "failed", {"error": "division by zero", "code": "422"})):
+                with self.subTest(status=status):
+                    raw = r.command("HGETALL", f"taskbus:task:{task_id}")
+                    fields = {raw[i].decode(): raw[i + 1].decode() for i in range(0, len(raw), 2)}
+                    records = {k: json.loads(v) for k, v in fields.items() if k.startswith(task_id + ":")}
+                    want = {rec["_id"]: comparable_store_record(rec) for rec in logged[task_id]}
+                    self.assertEqual({k: comparable_api_record(v) for k, v in records.items()}, want)
+                    summary_fields = {k: v for k, v in fields.items() if k not in records}
+                    self.assertEqual(summary_fields, dict(status=status, service="arithmetic", taskType="NUMBER",
+                                                          created=str(min(w["at"] for w in want.values())), **extra))
+                    for key in ("taskbus:tasks", f"taskbus:tasks:status:{status}", "taskbus:tasks:service:arithmetic",
+                                f"taskbus:tasks:status:{status}:service:arithmetic"):
+                        members = r.command("ZRANGE", key, 0, -1)
+                        self.assertTrue(any(task_id.encode() in m for m in members), f"{task_id} not in {key}")
+                    for other in set(STATUSES) - {status}:
+                        members = r.command("ZRANGE", f"taskbus:tasks:status:{other}", 0, -1)
+                        self.assertFalse(any(task_id.encode() in m for m in members), f"{task_id} in {other}")
+
     def copy_of_a_task(self, new_id, first_at):
         """Run a task, then write its records back to the log as task 'new_id', the first at 'first_at' (epoch
         seconds) and the others 250 ms later. Returns 'new_id'."""
