@@ -186,11 +186,12 @@ static void unfollow(struct dispatch *d, struct request *req)
     request_release(req, 0);
 }
 
-/* Re-send what needs it: the bus may have lost its message, or its events replica is gone. */
+/* Re-send what needs it: the bus may have lost its message, or its events replica is gone. A read answered from
+ * the projection (reads.c) is pending too, but was never sent to an events replica: nothing to re-send. */
 static void check_one(struct request *req, void *arg)
 {
     struct dispatch *d = arg;
-    if (!following(req))
+    if (!following(req) || !req->outbound)
         return;
     if (req->held && d->io.now(d->io.ctx) > req->orphan_until_ms) {
         LOG_W("event=task_unresolved task=%s events=%s reason=\"no outcome seen within the follow time\"",

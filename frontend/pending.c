@@ -90,6 +90,12 @@ void request_release(struct request *req, int completed)
     free(req);
 }
 
+/* The task an error answer names: the one asked about, the one submitted, or none (a listing). */
+static const char *subject_of(const struct request *req)
+{
+    return req->route == ROUTE_HISTORY ? req->history_of : req->route == ROUTE_TASK ? req->task_id : NULL;
+}
+
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -99,7 +105,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     char error[TASK_ERR_LEN + 128];
     /* A task may still run after its deadline (it was sent; events or a backend may be slow), so the client must
      * not read a 504 as "it failed": say where its outcome will be. A history query changes nothing. */
-    if (req->route == ROUTE_HISTORY)
+    if (req->route != ROUTE_TASK)
         snprintf(error, sizeof error, "no answer within %ld ms", p->timeout_ms);
     else
         snprintf(error, sizeof error, "no answer within %ld ms; the task may still complete: GET /task/%s shows its "
@@ -107,7 +113,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     if (p->on_timeout)
         p->on_timeout(req, p->arg);
     pending_answer_request(p, req, 504,
-                           reply_error(error, req->route == ROUTE_HISTORY ? req->history_of : req->task_id));
+                           reply_error(error, subject_of(req)));
 }
 
 int pending_add(struct pending *p, struct request *req)
@@ -175,8 +181,7 @@ void pending_answer_all(struct pending *p, int status, const char *message)
     struct request **items = collect(p, &n);
     for (size_t i = 0; i < n; i++)
         pending_answer_request(p, items[i], status,
-                               reply_error(message, items[i]->route == ROUTE_HISTORY ? items[i]->history_of
-                                                                                      : items[i]->task_id));
+                               reply_error(message, subject_of(items[i])));
     free(items);
 }
 

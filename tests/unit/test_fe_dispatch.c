@@ -149,7 +149,7 @@ static struct dispatch_stats stats(struct env *e)
 }
 
 /* A fake connection: only its address is used, to check which request was resumed. */
-static int conns[8];
+static int conns[16];
 #define CONN(i) ((struct MHD_Connection *)&conns[i])
 
 /* Classify 'body' and dispatch it as MHD's last handler call would. Returns the request (freed by done()) and
@@ -582,8 +582,72 @@ static void test_refusal(void)
     env_free(&e);
 }
 
+/* Prefer: respond-async: events' 202 answers the client at once with the task's status, and the task is followed
+ * (as after a 504) until its outcome comes; an outcome that comes first is a 202 with the final status. The task
+ * message carries the flag. */
+static void test_async(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    int rc;
+    struct request *req = request_new(e.pending, CONN(8));
+    req->route = ROUTE_TASK;
+    req->async = 1;
+    req->len = strlen("{\"a1\": 1, \"a2\": 2}");
+    req->body = strdup("{\"a1\": 1, \"a2\": 2}");
+    struct task t;
+    CHECK_INT_EQ(task_classify(req->body, req->len, &t, err), 0);
+    CHECK_INT_EQ(rc = dispatch_task(e.d, req, &t, err), 0);
+    task_clear(&t);
+    CHECK(strstr(e.fake.data[0], "\"async\":true") != NULL);
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":202,\"result\":\"running\"}", req->id);
+    CHECK_INT_EQ(req->status, 202);
+    CHECK(req->response && strstr(req->response, "\"message\":\"Accepted\"") && strstr(req->response, "\"running\""));
+    CHECK_INT_EQ(dispatch_orphans(e.d), 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
+    CHECK_INT_EQ(dispatch_orphans(e.d), 0);
+    CHECK_INT_EQ(req->status, 202); /* answered once */
+    done(req);
+
+    struct request *fast = post(&e, CONN(9), "{\"a1\": 1, \"a2\": 2}", &rc, err);
+    fast->async = 1; /* the outcome comes before any 202 */
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":422,\"error\":\"division by zero\"}", fast->id);
+    CHECK_INT_EQ(fast->status, 202);
+    CHECK(fast->response && strstr(fast->response, "\"failed\""));
+    CHECK_INT_EQ(dispatch_orphans(e.d), 0);
+    done(fast);
+    env_free(&e);
+}
+
+/* Regression: a read served from the projection waits in the pending table without an outbound message; a refresh
+ * that finds no live events replica tried to re-send it and crashed on the NULL message. */
+static void test_read_is_never_resent(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    struct request *req = request_new(e.pending, CONN(10));
+    req->route = ROUTE_LIST;
+    dispatch_next_id(e.d, req->id);
+    CHECK_INT_EQ(pending_add(e.pending, req), 0);
+    replica_set_remove(&e.events, "ev-a");
+    dispatch_on_reconnect(e.d);
+    dispatch_on_refresh(e.d);
+    CHECK_INT_EQ(e.fake.published, 0);
+    pending_answer_request(e.pending, req, 200, strdup("{}"));
+    CHECK_INT_EQ(resumed, 1);
+    done(req);
+    env_free(&e);
+}
+
 int main(void)
 {
+    test_async();
+    test_read_is_never_resent();
     test_refusal();
     log_init("test_fe_dispatch", "-", LOG_ERROR); /* the dropped messages below each log a warning */
     test_answered();
