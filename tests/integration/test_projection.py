@@ -28,7 +28,7 @@ SEED = [('{"a1": 5, "a2": 10}', "15"), ('{"s1": 4, "s2": 7}', "-3"), ('{"m1": 4,
 DIVIDE_BY_ZERO = '{"d1": 1, "d2": 0}'
 STATUSES = ("pending", "running", "completed", "failed")
 OUTCOMES = ("completed", "failed")
-TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,63}$")
+TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,39}$")
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$")
 SUMMARY_KEYS = ("id", "status", "taskType", "service", "created", "result", "error", "code")
 
@@ -443,11 +443,10 @@ class TaskShape(ReadSideTest):
         self.assertEqual(answer.status, 404, answer)
         self.assertEqual(answer.json, {"message": "FAIL", "error": "no task with this id is in the log",
                                        "id": missing})
-        for length in (40, 63):        # task ids are [0-9A-Za-z-]{1,63}: a well-formed one not in the log is a 404
-            with self.subTest(length=length):
-                answer = get_task(self.port, "a" * length)
-                self.assertEqual(answer.status, 404, answer)
-        for bad in ("a" * 64, "a%20b", "a.b"):
+        # Task ids are 1 to 39 characters (openapi.yaml; API-SPEC.md said 63): a well-formed one not in the log is a
+        # 404, a longer one a 400.
+        self.assertEqual(get_task(self.port, "a" * 39).status, 404)
+        for bad in ("a" * 40, "a%20b", "a.b"):
             with self.subTest(id=bad):
                 self.assert_bad_request(get_task(self.port, bad), f"GET /task/{bad}")
 
