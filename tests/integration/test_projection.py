@@ -183,8 +183,27 @@ def rebuilt_counts(output):
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
 
 
+# Every stack here stops its idle daemons quickly (the default grace is there for requests in flight; none are at
+# the end of a test class).
+QUICK_STOP = {"SHUTDOWN_GRACE_MS": "300"}
+SHARED = []          # the one stack of the SharedStack classes, started by the first of them
+
+
+def tearDownModule():
+    for stack in SHARED:
+        stack.stop()             # raises if a daemon exited non-zero (a crash, a leak)
+
+
 class ReadSideTest(harness.StackTest):
-    """Assertions shared by the test classes below (each class runs its own stack)."""
+    """A class of tests on its own stack, started with the Stack options in STACK (and QUICK_STOP); the assertions
+    shared by all the classes below."""
+
+    @classmethod
+    def setUpClass(cls):
+        options = dict(cls.STACK)
+        options["env"] = {**QUICK_STOP, **options.get("env", {})}
+        cls.stack = harness.Stack(harness.BUILD, **options).start()
+        cls.port = cls.stack.frontend_ports[0]
 
     def run_sync(self, body, status=200):
         """POST 'body' without Prefer and check the status; returns the task id."""
@@ -264,9 +283,24 @@ class ReadSideTest(harness.StackTest):
                 self.assertNotIn(key, body)
 
 
+class SharedStack(ReadSideTest):
+    """Classes of tests that need no special settings and count on no exact set of tasks share one default stack,
+    stopped after the last test of the file."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not SHARED:
+            SHARED.append(harness.Stack(harness.BUILD, env=QUICK_STOP).start())
+        cls.stack, cls.port = SHARED[0], SHARED[0].frontend_ports[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+
 # ---- 1. asynchronous POST /task
 
-class Async(ReadSideTest):
+class Async(SharedStack):
     def test_async_seed_bodies(self):
         """Promise: with `Prefer: respond-async` each seed body gets a 202 with Location and Preference-Applied, the
         task is readable at once (never 404), and polling it ends completed with the seed's result."""
@@ -411,7 +445,7 @@ class Unrouted(ReadSideTest):
 
 # ---- 2. GET /task/{id}
 
-class TaskShape(ReadSideTest):
+class TaskShape(SharedStack):
     def test_completed_task(self):
         """Promise: a completed task's body has status, taskType, service, created (ISO-8601 UTC), result and its
         records exactly as the store holds them, in seq order."""
@@ -613,7 +647,7 @@ class Listing(ReadSideTest):
         self.assertEqual(listed_ids(pages), want)
 
 
-class ConcurrentReads(ReadSideTest):
+class ConcurrentReads(SharedStack):
     def test_reads_in_flight_across_registry_refreshes(self):
         """Promise: reads waiting on Redis when the frontend refreshes its registry view (every HEARTBEAT_MS) are
         answered as usual: 8 clients reading GET /task/{id} and GET /tasks for 3 s all get 200s, and the frontend
@@ -706,7 +740,7 @@ class Retention(ReadSideTest):
 
 # ---- 6. reads do not go through the store
 
-class FrozenStore(ReadSideTest):
+class FrozenStore(SharedStack):
     def test_reads_while_the_store_is_frozen(self):
         """Promise: with FerretDB stopped (SIGSTOP), GET /task/{id} of a finished task and GET /tasks still answer
         within 2 s, from the projection, with what they answered before."""
