@@ -176,6 +176,13 @@ def run_rebuild(stack, timeout=60):
     return proc.returncode, proc.stdout.decode(errors="replace")
 
 
+def run_rebuild_with(stack, extra, timeout=60):
+    """`events --rebuild` with the stack's environment changed by 'extra'. Returns (exit code, stdout, stderr)."""
+    proc = subprocess.run([os.path.join(stack.build, "events"), "--rebuild"], env=stack.daemon_env(extra),
+                          capture_output=True, timeout=timeout)
+    return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+
+
 def rebuilt_counts(output):
     """The counters of the "rebuilt records=<n> ... tasks=<m>" line of `events --rebuild` as a dict of ints (other
     key=value counters on the line are kept too); {} when there is no such line."""
@@ -716,6 +723,19 @@ class Rebuild(ReadSideTest):
         for task_id in self.ids:
             ttl = projection_ttl_ms(self.stack, task_id)
             self.assertTrue(0 < ttl <= 600_000, f"rebuilt taskbus:task:{task_id} has PTTL {ttl}")
+
+
+    def test_rebuild_fails_cleanly(self):
+        """Promise: `events --rebuild` without a reachable Redis or store exits non-zero at once, claims no
+        rebuild, and says which one it could not reach."""
+        closed = harness.free_port()
+        for extra, names in (({"REDIS_PORT": str(closed)}, "Redis"),
+                             ({"MONGO_URI": f"mongodb://127.0.0.1:{closed}/taskbus"}, "log")):
+            with self.subTest(unreachable=names):
+                code, out, err = run_rebuild_with(self.stack, extra, timeout=30)
+                self.assertNotEqual(code, 0, out + err)
+                self.assertNotIn("rebuilt", out)
+                self.assertIn(names, err)
 
 
 # ---- 5. retention
