@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -782,6 +783,27 @@ class FrozenStore(SharedStack):
         finally:
             ferret.thaw()
         self.assertEqual(post(self.port, '{"a1": 1, "a2": 1}').status, 200, "the stack did not recover")
+
+    def test_no_202_before_the_arrival_is_stored(self):
+        """Promise: an async POST is not answered while the store cannot take its arrival (FerretDB stopped for
+        1.5 s); once the store is back it gets its 202, and the task completes."""
+        ferret = next(s for s in self.stack.servers if s.name == "ferretdb")
+        answers = []
+        client = threading.Thread(target=lambda: answers.append(post(self.port, '{"a1": 30, "a2": 12}', True)),
+                                  daemon=True)
+        ferret.freeze()
+        self.addCleanup(ferret.thaw)
+        try:
+            client.start()
+            client.join(timeout=1.5)
+            self.assertEqual(answers, [], "answered while the store was stopped")
+        finally:
+            ferret.thaw()
+        client.join(timeout=10)
+        self.assertEqual([a.status for a in answers], [202], answers)
+        task_id = answers[0].json["id"]
+        self.assertIsNotNone(self.stack.mongo().events.find_one({"_id": f"{task_id}:0"}))
+        self.assertEqual(wait_for_outcome(self.port, task_id).get("result"), "42")
 
 
 if __name__ == "__main__":
