@@ -38,6 +38,7 @@ import re
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -272,6 +273,32 @@ def read_log(stack, only=None):
     return tasks
 
 
+def projection_mismatches(stack, tasks):
+    """Tasks with an outcome whose projection in Redis disagrees with the log: another status, or not every record
+    of the task. [(task, (log status, records), (projected status or None, records))]."""
+    out = []
+    with harness.Redis(stack.redis_port) as redis:
+        for tid, t in tasks.items():
+            if not t["outcomes"]:
+                continue
+            want = (t["outcomes"][0].get("type"), t["records"])
+            fields = redis.command("HGETALL", f"taskbus:task:{tid}")
+            h = dict(zip(fields[::2], fields[1::2]))
+            got = (h[b"status"].decode() if b"status" in h else None, sum(1 for k in h if b":" in k))
+            if got != want:
+                out.append((tid, want, got))
+    return out
+
+
+def rebuild_projection(stack):
+    """Run events --rebuild against the stack; returns its summary line."""
+    out = subprocess.run([os.path.join(stack.build, "events"), "--rebuild"], env=stack.daemon_env(),
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"events --rebuild failed: {out.stderr[-500:]}")
+    return out.stdout.strip()
+
+
 def wait_log_settled():
     """Wait until the log holds what the load caused: events ends every task (an outcome, or its own 504) within
     the task's deadline and writes its records before it answers, so one deadline after the last answer, plus a
@@ -447,7 +474,8 @@ def report(args, r, chaos, rss, load_s, errors):
     add = lines.append
     mode = "short" if args.short else "full"
     ok = (not r["lost"] and not r["wrong"] and not r["log_wrong"] and not r["twice"] and not r["double_outcomes"]
-          and not r["executed_twice"] and not r["retried_not_right"] and not errors)
+          and not r["executed_twice"] and not r["retried_not_right"] and not errors
+          and not r["projection"].get("after", [None]))
     mode += ", no faults" if args.no_faults else ""
     add(f"# make chaos ({mode}): {'PASS' if ok else 'FAIL'}")
     add("")
@@ -484,6 +512,12 @@ def report(args, r, chaos, rss, load_s, errors):
         ("retried requests answered with a new task id (Idempotency-Key not honoured)",
          f"{r['new_id_on_retry']:,}"),
         ("503 answers with an id the log never saw (refused, not lost)", f"{r['refused_with_id']:,}"),
+        ("projection: tasks whose status or records disagreed with the log (records stored while redis-server "
+         "was down are not projected)",
+         f"{r['projection'].get('before', '?')}"),
+        ("projection: `events --rebuild`", f"{r['projection'].get('rebuild', 'not run')}"),
+        ("**projection: tasks that disagree with the log after the rebuild**",
+         f"**{len(r['projection'].get('after', [None]))}**"),
         ("log: tasks / records", f"{r['log_tasks']:,} / {r['log_records']:,}"),
         ("log: outcomes", fmt_counter(r["log_outcomes"])),
         ("log: tasks without an outcome (the client may not have seen their id)", f"{r['log_no_outcome']:,}"),
@@ -615,7 +649,7 @@ def main():
     if args.no_faults:
         chaos.steps = []
     rss = RssSampler(stack)
-    errors = []
+    errors, projection = [], {}
     requests, tasks, load_s = [], {}, 0.0
     keep = args.keep
     stop_progress = threading.Event()
@@ -665,6 +699,14 @@ def main():
             tasks.update(again)
             log(f"log: {len(candidates)} ids seen in answers had no outcome; {late} of them have one "
                 f"{TASK_TIMEOUT_MS / 1000:.0f} s later")
+        # Records stored while redis-server was down (restarted) could not be projected; tasks handed over after it
+        # heal their status, not their history. The log is the source of truth: a rebuild must make the projection
+        # agree with it, record for record.
+        projection["before"] = len(projection_mismatches(stack, tasks))
+        projection["rebuild"] = rebuild_projection(stack)
+        projection["after"] = projection_mismatches(stack, tasks)
+        log(f"projection: {projection['before']} tasks disagreed with the log; {projection['rebuild']}; "
+            f"{len(projection['after'])} after the rebuild")
         rss.sample()
     except Exception:
         errors.append(f"the run failed: {traceback.format_exc()}")
@@ -679,6 +721,7 @@ def main():
         except Exception as e:
             errors.append(f"stopping the stack: {e}")
     r = analyse(requests, tasks, chaos)
+    r["projection"] = projection
     ok, text = report(args, r, chaos, rss.peak, load_s, errors)
     if keep or not ok:
         if not keep:    # a failed run keeps the daemons' logs, not the store's files
