@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--sample", type=int, default=2000, help="task hashes measured with MEMORY USAGE")
+    ap.add_argument("--redis-config", action="append", default=[], metavar="NAME=VALUE",
+                    help="CONFIG SET this on the stack's redis-server first (e.g. hash-max-listpack-value=64)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="taskbus-projmem-")
     stack = harness.Stack(args.build, workdir=work, env={"OUTCOME_TTL_S": "0", "TASK_RETENTION_S": "3600"})
@@ -49,6 +51,8 @@ def main():
         stack.start()
         lua = bench.write_lua(work, "mix.lua", bench.BODIES)
         with harness.Redis(stack.redis_port) as redis:
+            for kv in args.redis_config:
+                redis.command("CONFIG", "SET", *kv.split("=", 1))
             before = used_memory(redis)
             row = bench.wrk(stack.frontend_ports, "/task", lua, args.connections, args.seconds, 2)
             time.sleep(1)  # the last records' projections

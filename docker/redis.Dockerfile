@@ -13,4 +13,4 @@ EXPOSE 6379
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
   CMD ["sh", "-c", "[ \"$(redis-cli ping)\" = PONG ]"]
 # Without a configuration file Redis turns protected mode on: it must answer the other containers.
-CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "yes", "--dir", "/data"]
+CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "yes", "--dir", "/data", "--hash-max-listpack-value", "1024"]

@@ -19,6 +19,12 @@ import harness  # noqa: E402
 STATE = os.path.join(harness.TOP, ".state")
 PIDS = os.path.join(STATE, "pids.json")
 
+# The daemons' settings (README, Configuration) that `make up` passes through from its environment.
+PASSED_THROUGH = ("TASK_TIMEOUT_MS", "LOG_LEVEL", "MAX_BODY", "MAX_CONNECTIONS", "MAX_IN_FLIGHT", "IDLE_TIMEOUT_S",
+                  "CONNECTION_MEMORY", "STORE_BATCH", "MAX_JOBS", "STORE_MAX_BACKLOG", "MAX_ATTEMPTS",
+                  "OUTCOME_TTL_S", "TASK_RETENTION_S", "FOLLOW_MS", "IDEMPOTENCY_TTL_S", "HEARTBEAT_MS",
+                  "REPLICA_TTL_MS", "BUS_WINDOW", "BUS_MAX_QUEUE", "SHUTDOWN_GRACE_MS")
+
 
 def up(build):
     if os.path.exists(PIDS):
@@ -26,8 +32,8 @@ def up(build):
     os.makedirs(STATE, exist_ok=True)
     with open(os.path.join(harness.TOP, "task-maps.json")) as f:
         services = sorted(set(json.load(f).values()))
-    env = {k: v for k, v in os.environ.items() if k in ("TASK_TIMEOUT_MS", "LOG_LEVEL", "MAX_BODY")}
-    env.update(HEARTBEAT_MS="1000", REPLICA_TTL_MS="3000")
+    env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000"}
+    env.update({k: v for k, v in os.environ.items() if k in PASSED_THROUGH})
     redis_port = int(os.environ["REDIS_PORT"]) if "REDIS_PORT" in os.environ else None
     stack = harness.Stack(build, workdir=STATE, frontends=0, events=int(os.environ.get("EVENTS", 1)),
                           backends={s: int(os.environ.get("BACKENDS", 1)) for s in services}, env=env,
