@@ -452,6 +452,29 @@ class Unrouted(ReadSideTest):
             self.assertEqual(listed_ids(list_all(self.port, 100, service=service)), [])
 
 
+class AsyncFailover(ReadSideTest):
+    """Two events replicas. The arithmetic backend is frozen so that an async task waits at it after its 202."""
+
+    STACK = dict(events=2, env={"TASK_TIMEOUT_MS": "8000"})
+
+    def test_async_task_survives_its_events_replica(self):
+        """Promise: an async task whose events replica dies (SIGKILL) after the 202 still reaches its outcome, which
+        GET /task/{id} shows: the frontend follows it to another replica although its client has gone."""
+        arith = next(d for d in self.stack.daemons if d.name.startswith("backend-arithmetic"))
+        arith.freeze()
+        self.addCleanup(arith.thaw)
+        task_id = self.run_async('{"a1": 40, "a2": 2}')
+        holder = self.stack.mongo().events.find_one({"_id": f"{task_id}:0"})["events"]
+        victim = next(d for d in self.stack.daemons
+                      if d.name.startswith("events") and self.stack.replica_id(d) == holder)
+        self.stack.kill(victim)
+        arith.thaw()
+        final = wait_for_outcome(self.port, task_id, timeout=20)
+        self.assertEqual((final["status"], final.get("result")), ("completed", "42"), final)
+        self.assertNotEqual(final["history"][-1]["events"], holder, "the dead replica wrote the outcome")
+        self.assert_matches_log(final)
+
+
 # ---- 2. GET /task/{id}
 
 class TaskShape(SharedStack):
