@@ -3,7 +3,9 @@ with filters and paging, the Redis projection behind them, its rebuild from the 
 retention, and reads that keep working while the store is frozen.
 
 Every test drives real servers over HTTP and checks what it gets against the event log in the store (read with
-pymongo) or against what the same API answered before the projection was dropped, rebuilt or expired.
+pymongo) or against what the same API answered before the projection was dropped, rebuilt or expired. Classes that
+need settings of their own (no backend, a short retention, two events replicas, a task map without STRING) or an
+exact set of tasks (listing, rebuild) each start their own stack; the others share one (SharedStack).
 """
 import concurrent.futures
 import datetime
