@@ -312,7 +312,7 @@ def wait_log_settled():
 def norm(text):
     """An error message with its numbers and ids blanked, to group failures."""
     text = re.sub(r"/task/[A-Za-z0-9-]+", "/task/<id>", text or "")
-    return re.sub(r"\d+", "N", re.sub(r"\b[0-9a-f]{16}-[0-9a-f]{12}\b", "<id>", text))[:160]
+    return re.sub(r"\d+", "N", re.sub(r"\b[0-9a-f]{32}\b", "<id>", text))[:160]
 
 
 def cause_of(a, chaos):

@@ -1,6 +1,7 @@
 /* Time and identity helpers. */
 #include "clock.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -23,7 +24,15 @@ long long clock_mono_ms(void)
 
 void clock_random(void *buf, size_t n)
 {
-    if (getrandom(buf, n, 0) == (ssize_t)n)
+    /* Reads above 256 bytes may come back short when a signal interrupts them: read on until all are there. */
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom((unsigned char *)buf + got, n - got, 0);
+        if (r < 0 && errno != EINTR)
+            break;
+        got += r > 0 ? (size_t)r : 0;
+    }
+    if (got == n)
         return;
     long long seed = clock_mono_ms() ^ ((long long)getpid() << 20);
     unsigned char *p = buf;

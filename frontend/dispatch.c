@@ -17,6 +17,8 @@
 
 #define DISPATCH_MAX_ATTEMPTS 4   /* sends that reached no subscriber before a request is refused */
 #define DISPATCH_MAX_HANDOFFS 8   /* re-sends after losing an events replica before a task is given up */
+#define DISPATCH_ID_BYTES 16      /* random bits in an id: 128 */
+#define DISPATCH_RANDOM_POOL 4096 /* read from the OS at a time: one getrandom per 256 ids */
 
 struct dispatch {
     struct dispatch_io io;
@@ -26,8 +28,8 @@ struct dispatch {
     struct table *orphans;        /* requests answered 504 whose task is still followed, by correlation id */
     char self_id[REPLICA_ID_LEN];
     char channel[MSG_CHANNEL_LEN];
-    char id_prefix[17];
-    unsigned long long counter;
+    unsigned char random[DISPATCH_RANDOM_POOL]; /* bytes from the OS for ids, used from 'random_used' on */
+    size_t random_used;
     struct dispatch_stats stats;
     char refusal[TASK_ERR_LEN];   /* the last refusal from an events replica (a cap was full) ... */
     long long refusal_until_ms;   /* ... and until when it stands */
@@ -48,18 +50,23 @@ struct dispatch *dispatch_new(const struct dispatch_io *io, const struct dispatc
     snprintf(d->self_id, sizeof d->self_id, "%s", cfg->self_id);
     d->cfg.self_id = d->self_id;
     msg_channel(d->channel, d->self_id);
-    unsigned char rnd[8];
-    clock_random(rnd, sizeof rnd);
-    for (int i = 0; i < 8; i++)
-        snprintf(d->id_prefix + 2 * i, 3, "%02x", rnd[i]);
+    d->random_used = sizeof d->random; /* filled at the first id */
     return d;
 }
 
-/* A fresh id: this replica's random prefix and a fixed-width counter (every answer has the same length, which
- * keeps ab from counting answers as "failed" for their length), unique without coordination. */
+/* A fresh id: 128 bits from the OS (getrandom), as 32 hex digits. Unguessable, so a client cannot read another
+ * client's task by guessing its id, and unique without coordination; every id has the same length, which keeps ab
+ * from counting answers as "failed" for their length. Ordering by time comes from a task's records, not its id. */
 static void next_id(struct dispatch *d, char *id)
 {
-    snprintf(id, TASK_ID_LEN, "%s-%012llx", d->id_prefix, ++d->counter);
+    if (d->random_used + DISPATCH_ID_BYTES > sizeof d->random) {
+        clock_random(d->random, sizeof d->random);
+        d->random_used = 0;
+    }
+    const unsigned char *r = d->random + d->random_used;
+    for (int i = 0; i < DISPATCH_ID_BYTES; i++)
+        snprintf(id + 2 * i, 3, "%02x", r[i]);
+    d->random_used += DISPATCH_ID_BYTES;
 }
 
 void dispatch_next_id(struct dispatch *d, char *id)

@@ -22,11 +22,22 @@ class SeedApi(harness.StackTest):
                 self.assertEqual(status, 200, reply)
                 self.assertEqual(reply["message"], "OK")
                 self.assertEqual(reply["result"], want)
-                self.assertRegex(reply["id"], r"^[0-9a-f]+-[0-9a-f]+$")
+                self.assertRegex(reply["id"], r"^[0-9a-f]{32}$")
 
     def test_operand_order_is_key_order(self):
         self.assertEqual(self.post('{"s2": 10, "s1": 4}')[1]["result"], "6")
         self.assertEqual(self.post('{"a2": "x", "a1": "y"}')[1]["result"], "xy")
+
+    def test_task_ids_are_unguessable(self):
+        """Ids are 128 random bits: consecutive ids share no structure (a counter or a common prefix would show
+        here), and a neighbour of a real id names no task."""
+        ids = [self.post('{"a1": 1, "a2": 2}')[1]["id"] for _ in range(50)]
+        self.assertEqual(len(set(ids)), 50)
+        for a, b in zip(ids, ids[1:]):
+            self.assertLess(len(os.path.commonprefix([a, b])), 8, (a, b))
+            self.assertGreater(sum(x != y for x, y in zip(a, b)), 16, (a, b))
+        neighbour = format(int(ids[-1], 16) + 1, "032x")
+        self.assertEqual(harness.http(self.port, "GET", f"/task/{neighbour}")[0], 404)
 
     def test_identical_requests_are_separate_tasks(self):
         replies = [self.post('{"a1": 1, "a2": 1}')[1] for _ in range(3)]

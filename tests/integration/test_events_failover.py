@@ -23,7 +23,7 @@ harness.build_dir_from_argv()
 
 N = 30                      # concurrent requests held in flight
 OUTCOMES = ("completed", "failed")
-TASK_ID = r"^[0-9a-f]{16}-[0-9a-f]{12}$"
+TASK_ID = r"^[0-9a-f]{32}$"
 
 
 def body(i):

@@ -185,7 +185,7 @@ class FailoverTest(unittest.TestCase):
             self.assertEqual(status, 504, (i, reply))
             self.assertIsInstance(reply, dict, reply)
             self.assertEqual(reply.get("message"), "FAIL", reply)
-            self.assertRegex(reply.get("id", ""), r"^[0-9a-f]{16}-[0-9a-f]{12}$", reply)
+            self.assertRegex(reply.get("id", ""), r"^[0-9a-f]{32}$", reply)
         ids = [r["id"] for _, _, r in answers]
         self.assertEqual(len(set(ids)), len(ids))
         self.assert_one_outcome(self.logged(ids), "failed")

@@ -180,7 +180,7 @@ class FrontendStatus(unittest.TestCase):
     def test_503_relayed_from_events_has_retry_after(self):
         answer = request(self.port, "POST", "/task", '{"a1": "x", "a2": "y"}')
         self.assert_503(answer, "the events replica is at capacity")
-        self.assertRegex(answer[2]["id"], r"^[0-9a-f]+-[0-9a-f]+$")
+        self.assertRegex(answer[2]["id"], r"^[0-9a-f]{32}$")
         # GET / says why new work is refused, for the refusal's Retry-After (1 s), then answers 200 again.
         self.assert_503(request(self.port, "GET", "/"), "events refuses new tasks: the events replica is at capacity")
         self.wait_health(200)

@@ -90,7 +90,7 @@ class IdempotencyBase(unittest.TestCase):
         status, reply = answer
         self.assertEqual(status, 200, reply)
         self.assertEqual(reply.get("result"), result, reply)
-        self.assertRegex(reply.get("id", ""), r"^[0-9a-f]{16}-[0-9a-f]{12}$", reply)
+        self.assertRegex(reply.get("id", ""), r"^[0-9a-f]{32}$", reply)
         return reply["id"]
 
     def assert_error(self, answer, status, contains):

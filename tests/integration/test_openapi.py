@@ -46,7 +46,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 ROUTES = {"/": {"GET", "HEAD"}, "/task": {"POST"}, "/task/{id}": {"GET", "HEAD"}, "/tasks": {"GET", "HEAD"}}
 # Headers whose presence means something: an answer may carry them only where the document lists them.
 SIGNIFICANT_HEADERS = ("allow", "location", "preference-applied", "retry-after")
-TASK_ID = re.compile(r"^[0-9a-f]+-[0-9a-f]+$")
+TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 # ---- the document

@@ -566,6 +566,22 @@ class Run:
         log(f"ready in {self.timings['ready']:.0f}s: every service at its replica count and healthy; GET / on "
             f"127.0.0.1:{self.port} answers 200 and both backends compute")
 
+    def check_hardening(self):
+        """Every container of the pipeline's services runs read-only, without capabilities, as the image's user."""
+        checked = 0
+        for service in ("frontend", "events", "arithmetic", "string"):
+            for cid in containers(self.orch, service):
+                out = run(["docker", "inspect", "--format",
+                           "{{json .HostConfig.ReadonlyRootfs}}|{{json .HostConfig.CapDrop}}|{{.Config.User}}",
+                           cid]).stdout.strip()
+                read_only, cap_drop, user = out.split("|")
+                caps = json.loads(cap_drop) or []
+                if read_only != "true" or "ALL" not in caps or user not in ("10001:10001", "taskbus:taskbus"):
+                    self.error(f"{service} container {cid[:12]} is not hardened: read-only {read_only}, "
+                               f"cap_drop {cap_drop}, user {user!r}")
+                checked += 1
+        log(f"hardening: {checked} pipeline containers run read-only, with every capability dropped, as uid 10001")
+
     # -- chaos, during the load
     def kill_one(self, service):
         n = len(containers(self.orch, service))
@@ -648,7 +664,7 @@ class Run:
                 wrong.append(f"request {i} {case(i)[0]}: {status} {answer}")
                 continue
             msg = answer.get("error", answer) if isinstance(answer, dict) else answer
-            msg = re.sub(r"[0-9a-f]{16}-\d{12}|(frontend|events|arithmetic|string)-[0-9a-f]{12}-\d+-[0-9a-f]{8}",
+            msg = re.sub(r"[0-9a-f]{32}|(frontend|events|arithmetic|string)-[0-9a-f]{12}-\d+-[0-9a-f]{8}",
                          "<id>", str(msg))
             msg = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", msg)).strip()[:110] if "<html>" in str(msg) else msg
             key = f"{status if status is not None else 'socket error'}: {msg}"
@@ -833,6 +849,7 @@ class Run:
             self.build()
             self.orch = self.choose(env)
             self.wait_ready()
+            self.check_hardening()
             self.load(tmp)
         except Exception as e:
             self.error(str(e))
