@@ -461,7 +461,8 @@ def main():
     with open(body_file, "w") as f:
         f.write(BODIES[0])
 
-    env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info"}
+    # Every connection of the load generator comes from 127.0.0.1: no per-address cap.
+    env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info", "MAX_CONNECTIONS_PER_IP": "0"}
     env.update(dict(kv.split("=", 1) for kv in args.env))
     stack = harness.Stack(args.build, workdir=work, frontends=args.frontends, events=args.events,
                           backends=args.backends, env=env)

@@ -49,6 +49,7 @@ def main():
     bench.raise_nofile(args.connections + 1000)
     env = dict(kv.split("=", 1) for kv in args.env)
     env.setdefault("MAX_IN_FLIGHT", str(max(10000, args.connections)))
+    env.setdefault("MAX_CONNECTIONS_PER_IP", "0")  # every connection comes from 127.0.0.1
     work = tempfile.mkdtemp(prefix="taskbus-soak-")
     stack = harness.Stack(args.build, workdir=work, env=env)
     rows, stop = [], threading.Event()

@@ -50,10 +50,12 @@ void daemon_configure(int argc, char **argv, const char *daemon, const char *pur
 }
 
 struct daemon_signals {
-    struct event *term, *intr;
+    struct event *term, *intr, *hup;
     void (*on_stop)(void *arg);
     void *arg;
     int stopping;
+    void (*on_reload)(void *arg); /* SIGHUP; NULL: the signal is logged and otherwise ignored */
+    void *reload_arg;
 };
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -69,6 +71,25 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     s->on_stop(s->arg);
 }
 
+static void on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct daemon_signals *s = arg;
+    if (!s->on_reload) {
+        LOG_I("event=sighup_ignored reason=nothing_to_reload");
+        return;
+    }
+    LOG_I("event=reloading signal=SIGHUP");
+    s->on_reload(s->reload_arg);
+}
+
+void daemon_signals_on_reload(struct daemon_signals *s, void (*on_reload)(void *arg), void *arg)
+{
+    s->on_reload = on_reload;
+    s->reload_arg = arg;
+}
+
 struct daemon_signals *daemon_signals_new(struct event_base *base, void (*on_stop)(void *arg), void *arg)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -79,7 +100,9 @@ struct daemon_signals *daemon_signals_new(struct event_base *base, void (*on_sto
     s->arg = arg;
     s->term = evsignal_new(base, SIGTERM, on_signal, s);
     s->intr = evsignal_new(base, SIGINT, on_signal, s);
-    if (!s->term || !s->intr || evsignal_add(s->term, NULL) != 0 || evsignal_add(s->intr, NULL) != 0) {
+    s->hup = evsignal_new(base, SIGHUP, on_hangup, s);
+    if (!s->term || !s->intr || !s->hup || evsignal_add(s->term, NULL) != 0 || evsignal_add(s->intr, NULL) != 0 ||
+        evsignal_add(s->hup, NULL) != 0) {
         daemon_signals_free(s);
         return NULL;
     }
@@ -94,6 +117,8 @@ void daemon_signals_free(struct daemon_signals *s)
         event_free(s->term);
     if (s->intr)
         event_free(s->intr);
+    if (s->hup)
+        event_free(s->hup);
     free(s);
 }
 

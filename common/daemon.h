@@ -29,6 +29,10 @@ void daemon_configure(int argc, char **argv, const char *daemon, const char *pur
  * status 1). Returns NULL when out of memory. */
 struct daemon_signals *daemon_signals_new(struct event_base *base, void (*on_stop)(void *arg), void *arg);
 
+/* Call 'on_reload' on the loop when SIGHUP arrives (re-read what can be re-read; keep the old state when that
+ * fails). Without a reload callback SIGHUP is logged and ignored: it never stops a daemon. */
+void daemon_signals_on_reload(struct daemon_signals *s, void (*on_reload)(void *arg), void *arg);
+
 void daemon_signals_free(struct daemon_signals *s);
 
 /* Raise the open-file limit to its hard maximum (many connections). Returns the new soft limit. */

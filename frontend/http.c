@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "bus.h"
 #include "clock.h"
+#include "conn_deadline.h"
 #include "dispatch.h"
 #include "idem.h"
 #include "log.h"
@@ -18,6 +21,7 @@
 #include "reply.h"
 #include "route.h"
 #include "task.h"
+#include "tokens.h"
 
 struct http {
     struct MHD_Daemon *mhd;
@@ -28,6 +32,7 @@ struct http {
     struct dispatch *dispatch;
     struct pending *pending;
     struct reads *reads;
+    struct conn_deadlines *deadlines;
     int stopping; /* http_quiesce ran: every new request gets 503 and every answer closes its connection */
 };
 
@@ -99,6 +104,33 @@ static enum MHD_Result respond_error(struct http *h, struct MHD_Connection *conn
                                      const char *allow)
 {
     return respond(h, conn, status, reply_error(error, NULL), allow, NULL);
+}
+
+/* 401 with the reason and the Bearer challenge. Never echoes what the client sent. */
+static enum MHD_Result respond_unauthorized(struct http *h, struct MHD_Connection *conn, enum auth_result r)
+{
+    char *body = reply_error(auth_reason(r), NULL);
+    if (!body)
+        return respond(h, conn, 500, NULL, NULL, NULL);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, auth_challenge(r));
+    if (h->stopping)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* The connection's deadlines (conn_deadline.h), or NULL when it has none (out of memory at its start). */
+static struct conn_deadline *deadline_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
 }
 
 /* GET /: 200 only when a task sent now could be accepted; otherwise 503 with the reason. */
@@ -197,6 +229,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct http *h = cls;
     struct request *req = *con_cls;
     if (!req) {
+        struct conn_deadline *dl = deadline_of(conn);
+        if (dl)
+            conn_deadline_head_done(dl);
+        /* Before any state is kept or a byte of the body is read: MHD closes the connection after an answer given
+         * while a body is still due, and nothing of the request reaches the bus. */
+        if (h->cfg.tokens && !auth_exempt(method, url)) {
+            enum auth_result r = auth_check(tokens_current(h->cfg.tokens),
+                                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                        MHD_HTTP_HEADER_AUTHORIZATION));
+            if (r != AUTH_OK)
+                return respond_unauthorized(h, conn, r);
+        }
         req = request_new(h->pending, conn);
         if (!req)
             return MHD_NO;
@@ -225,6 +269,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    struct conn_deadline *dl = deadline_of(conn);
+    if (dl)
+        conn_deadline_body_done(dl);
     /* After SIGTERM nothing new is published or suspended: a suspended request would outlive the loop, and
      * MHD_stop_daemon aborts the process when it finds one. Requests already suspended are answered by main. */
     if (h->stopping)
@@ -253,12 +300,43 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
-    (void)toe;
     struct request *req = *con_cls;
     if (req)
         request_release(req, 1);
     *con_cls = NULL;
+    struct conn_deadline *dl = deadline_of(conn);
+    if (dl && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        conn_deadline_request_done(dl);
+}
+
+/* A connection opens or closes: start its deadlines, or free them (MHD has not closed the socket yet). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_deadline_close(*socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return;
+    *socket_context = conn_deadline_open(h->deadlines, info->connect_fd);
+    if (!*socket_context)
+        shutdown(info->connect_fd, SHUT_RDWR); /* out of memory: a connection without deadlines is not served */
+}
+
+/* The first line of a request is in (before its headers): a later request on a keep-alive connection starts its
+ * head deadline here. The value returned is the request's initial state: none. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)uri;
+    struct conn_deadline *dl = deadline_of(conn);
+    if (dl)
+        conn_deadline_request_line(dl);
+    return NULL;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -283,16 +361,26 @@ struct http *http_new(struct event_base *base, const struct http_config *cfg, st
     h->dispatch = dispatch;
     h->pending = pending;
     h->reads = reads;
+    h->deadlines = conn_deadlines_new(base, cfg->header_timeout_ms, cfg->body_timeout_ms, cfg->idle_timeout_s * 1000);
+    if (!h->deadlines) {
+        snprintf(err, 256, "out of memory");
+        free(h);
+        return NULL;
+    }
     h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, (uint16_t)cfg->port, NULL,
                               NULL, on_request, h,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
                               MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_per_ip,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                              MHD_OPTION_URI_LOG_CALLBACK, on_request_line, h,
                               MHD_OPTION_END);
     if (!h->mhd) {
         snprintf(err, 256, "cannot listen on port %d (in use, or not permitted)", cfg->port);
+        conn_deadlines_free(h->deadlines);
         free(h);
         return NULL;
     }
@@ -327,6 +415,12 @@ void http_free(struct http *h)
         event_free(h->timer);
     if (h->kick)
         event_free(h->kick);
-    MHD_stop_daemon(h->mhd);
+    MHD_stop_daemon(h->mhd); /* closes every connection, and with it its deadlines */
+    if (h->deadlines) {
+        struct conn_deadline_stats st;
+        conn_deadlines_get_stats(h->deadlines, &st);
+        LOG_I("event=http_stopped slow_heads_closed=%llu slow_bodies_closed=%llu", st.head_expired, st.body_expired);
+    }
+    conn_deadlines_free(h->deadlines);
     free(h);
 }

@@ -12,6 +12,7 @@ struct http;
 struct pending;
 struct reads;
 struct replica_set;
+struct tokens;
 
 struct http_config {
     int port;
@@ -20,6 +21,10 @@ struct http_config {
     long max_in_flight;     /* suspended requests before new tasks get 503 */
     long idle_timeout_s;    /* idle keep-alive connections are closed after this */
     long connection_memory; /* bytes of libmicrohttpd's per-connection pool (headers and buffers) */
+    long header_timeout_ms; /* a request's head must arrive within this (conn_deadline.h) */
+    long body_timeout_ms;   /* and its body within this after the head */
+    long max_per_ip;        /* open connections from one address (0: no cap) */
+    const struct tokens *tokens; /* API tokens every route but GET / and GET /metrics needs; NULL: none needed */
 };
 
 /* Listen on 'cfg->port'. Returns NULL with a reason in 'err' (256 bytes) when it cannot. */

@@ -16,9 +16,11 @@
 #include "projection.h"
 #include "reads.h"
 #include "registry.h"
+#include "tokens.h"
 
 static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
-    shutdown_grace_ms, follow_ms, idempotency_ttl_s;
+    shutdown_grace_ms, follow_ms, idempotency_ttl_s, header_timeout_ms, body_timeout_ms, max_per_ip;
+static const char *api_tokens_file;
 
 static const struct config_var config[] = {
     { "PORT", CONFIG_INT, "4000", 1, 65535, "HTTP port", &port },
@@ -30,6 +32,17 @@ static const struct config_var config[] = {
       &max_in_flight },
     { "IDLE_TIMEOUT_S", CONFIG_INT, "60", 1, 3600, "idle keep-alive connections are closed after this",
       &idle_timeout_s },
+    { "HEADER_TIMEOUT_MS", CONFIG_INT, "10000", 100, 600000,
+      "a request's head must arrive within this (from the connection's start, or from a later request's first "
+      "line), however steadily it trickles; then the connection is closed", &header_timeout_ms },
+    { "BODY_TIMEOUT_MS", CONFIG_INT, "30000", 100, 600000,
+      "a request's body must arrive within this after its head; then the connection is closed", &body_timeout_ms },
+    { "MAX_CONNECTIONS_PER_IP", CONFIG_INT, "256", 0, 1000000,
+      "open HTTP connections from one client address; more are refused (0: no cap; behind a load balancer every "
+      "client has its address)", &max_per_ip },
+    { "API_TOKENS_FILE", CONFIG_STRING, "", 0, 0,
+      "file of API tokens, one a line (# comments); when set, every route but GET / and GET /metrics needs "
+      "Authorization: Bearer <token>; re-read on SIGHUP", &api_tokens_file },
     { "CONNECTION_MEMORY", CONFIG_INT, "4096", 1024, 1048576,
       "bytes per HTTP connection for headers and buffers (larger headers get 431)", &connection_memory },
     { "FOLLOW_MS", CONFIG_INT, "60000", 0, 3600000,
@@ -47,6 +60,7 @@ struct app {
     struct pending *pending;
     struct dispatch *dispatch;
     struct http *http;
+    struct tokens *tokens;
     struct event *grace;
     int was_ready;
 };
@@ -139,6 +153,21 @@ static void on_stop(void *arg)
     pending_when_idle(app->pending, finish_stop, app);
 }
 
+/* SIGHUP: re-read the API tokens file; a file that cannot be read or parsed leaves the tokens in force. */
+static void on_reload(void *arg)
+{
+    struct app *app = arg;
+    char err[AUTH_ERR_LEN];
+    if (!app->tokens)
+        return;
+    if (tokens_reload(app->tokens, err) != 0) {
+        LOG_W("event=tokens_reload_failed kept=%zu reason=\"%s\"", auth_tokens_count(tokens_current(app->tokens)),
+              err);
+        return;
+    }
+    LOG_I("event=tokens_reloaded tokens=%zu", auth_tokens_count(tokens_current(app->tokens)));
+}
+
 int main(int argc, char **argv)
 {
     daemon_configure(argc, argv, "frontend", "HTTP API of taskbus", config, sizeof config / sizeof config[0]);
@@ -152,8 +181,18 @@ int main(int argc, char **argv)
         LOG_W("event=low_nofile limit=%ld max_connections=%ld", nofile, max_connections);
 
     struct app app = { 0 };
+    if (*api_tokens_file) {
+        char terr[AUTH_ERR_LEN];
+        app.tokens = tokens_load(api_tokens_file, terr);
+        if (!app.tokens) {
+            fprintf(stderr, "frontend: invalid configuration: API_TOKENS_FILE: %s\n", terr);
+            return 1;
+        }
+    }
     app.base = event_base_new();
     struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
+    if (signals)
+        daemon_signals_on_reload(signals, on_reload, &app);
     app.grace = evtimer_new(app.base, on_grace, &app);
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
                              &app, ds->heartbeat_ms, ds->bus_max_queue };
@@ -171,13 +210,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "frontend: out of memory at start-up\n");
         return 1;
     }
-    struct http_config hc = { (int)port, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory };
+    struct http_config hc = { (int)port, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
+                              header_timeout_ms, body_timeout_ms, max_per_ip, app.tokens };
     app.http = http_new(app.base, &hc, app.bus, events, app.dispatch, app.pending, reads, err);
     if (!app.http) {
         fprintf(stderr, "frontend: %s\n", err);
         return 1;
     }
-    LOG_I("event=started port=%ld redis=%s:%ld timeout_ms=%ld", port, ds->redis_host, ds->redis_port, timeout_ms);
+    LOG_I("event=started port=%ld redis=%s:%ld timeout_ms=%ld api_tokens=%zu", port, ds->redis_host, ds->redis_port,
+          timeout_ms, app.tokens ? auth_tokens_count(tokens_current(app.tokens)) : (size_t)0);
     event_base_dispatch(app.base);
 
     struct dispatch_stats stats;
@@ -195,5 +236,6 @@ int main(int argc, char **argv)
     event_free(app.grace);
     daemon_signals_free(signals);
     event_base_free(app.base);
+    tokens_free(app.tokens);
     return 0;
 }

@@ -23,7 +23,8 @@ PIDS = os.path.join(STATE, "pids.json")
 PASSED_THROUGH = ("TASK_TIMEOUT_MS", "LOG_LEVEL", "MAX_BODY", "MAX_CONNECTIONS", "MAX_IN_FLIGHT", "IDLE_TIMEOUT_S",
                   "CONNECTION_MEMORY", "STORE_BATCH", "MAX_JOBS", "STORE_MAX_BACKLOG", "MAX_ATTEMPTS",
                   "OUTCOME_TTL_S", "TASK_RETENTION_S", "FOLLOW_MS", "IDEMPOTENCY_TTL_S", "HEARTBEAT_MS",
-                  "REPLICA_TTL_MS", "BUS_WINDOW", "BUS_MAX_QUEUE", "SHUTDOWN_GRACE_MS")
+                  "REPLICA_TTL_MS", "BUS_WINDOW", "BUS_MAX_QUEUE", "SHUTDOWN_GRACE_MS",
+                  "HEADER_TIMEOUT_MS", "BODY_TIMEOUT_MS", "MAX_CONNECTIONS_PER_IP", "API_TOKENS_FILE")
 
 
 def up(build):
@@ -34,6 +35,8 @@ def up(build):
         services = sorted(set(json.load(f).values()))
     env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000"}
     env.update({k: v for k, v in os.environ.items() if k in PASSED_THROUGH})
+    if env.get("API_TOKENS_FILE"):  # the daemons do not run in the caller's folder
+        env["API_TOKENS_FILE"] = os.path.abspath(env["API_TOKENS_FILE"])
     redis_port = int(os.environ["REDIS_PORT"]) if "REDIS_PORT" in os.environ else None
     stack = harness.Stack(build, workdir=STATE, frontends=0, events=int(os.environ.get("EVENTS", 1)),
                           backends={s: int(os.environ.get("BACKENDS", 1)) for s in services}, env=env,
@@ -61,7 +64,8 @@ taskbus is up: {len(stack.frontend_ports)} frontend(s) on port(s) {', '.join(map
   ab -k -c 50 -n 10000 -p body.json -T application/json http://127.0.0.1:{port}/task
 
 Stop it with: make down
-""")
+""" + ("  API_TOKENS_FILE is set: add -H 'Authorization: Bearer <token>' to every request but GET /\n"
+       if env.get("API_TOKENS_FILE") else ""))
     # The processes run in their own sessions and outlive this script; `make down` stops them by PID.
     os._exit(0)
 

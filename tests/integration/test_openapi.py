@@ -17,12 +17,15 @@ Three stacks:
   504 from events (no live replica), 503 with Retry-After past MAX_IN_FLIGHT, a 202 whose task stays pending.
 - Silent: redis-server and a frontend only, with a fake events replica that registers and never answers: the
   frontend's own 504 on POST /task and GET /task/{id}; once the fake leaves, 503 on every route.
+- Tokens: redis-server and a frontend with API_TOKENS_FILE: 401 on every route but GET / and HEAD /, and the
+  document's security (bearerAuth everywhere, none on GET / and HEAD /).
 """
 import datetime
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -45,7 +48,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 # and the 404's list of routes must agree with it.
 ROUTES = {"/": {"GET", "HEAD"}, "/task": {"POST"}, "/task/{id}": {"GET", "HEAD"}, "/tasks": {"GET", "HEAD"}}
 # Headers whose presence means something: an answer may carry them only where the document lists them.
-SIGNIFICANT_HEADERS = ("allow", "location", "preference-applied", "retry-after")
+SIGNIFICANT_HEADERS = ("allow", "location", "preference-applied", "retry-after", "www-authenticate")
 TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -868,6 +871,72 @@ class Silent(SpecTest):
             redis.thaw()
         harness.wait_until("GET /tasks to answer 200 again", lambda: request(port, "GET", "/tasks")[0] == 200, 20)
         self.stack.stop_daemon(proc)
+
+
+class Tokens(SpecTest):
+    TOKEN = "openapi-test.token_1"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="taskbus-openapi-")
+        path = os.path.join(cls.dir, "tokens")
+        with open(path, "w") as f:
+            f.write(f"# the test's token\n{cls.TOKEN}\n")
+        cls.stack = harness.Stack(BUILD, events=0, backends={})
+        cls.stack.mongo_uri = "mongodb://127.0.0.1:1/unused"   # the frontend never opens the store
+        try:
+            cls.stack.start_redis()
+            cls.stack.start_frontend(API_TOKENS_FILE=path)
+            cls.port = cls.stack.frontend_ports[0]
+            harness.wait_until("GET / to answer", lambda: request(cls.port, "GET", "/")[0] in (200, 503), 10)
+        except Exception:
+            cls.stack.stop(check=False)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_document_security(self):
+        self.assertEqual(SPEC.doc["security"], [{"bearerAuth": []}])
+        self.assertEqual(SPEC.doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer")
+        for tpl, item in SPEC.doc["paths"].items():
+            for m, op in item.items():
+                if m.upper() not in METHODS:
+                    continue
+                with self.subTest(operation=f"{m.upper()} {tpl}"):
+                    if tpl == "/":
+                        self.assertEqual(op.get("security"), [])
+                        self.assertNotIn("401", op["responses"])
+                    else:
+                        self.assertNotIn("security", op)
+                        self.assertIn("401", op["responses"])
+            self.assertIn("401", item["x-other-methods"]["responses"], tpl)
+        self.assertIn("401", SPEC.doc["x-unmatched-route"]["responses"])
+
+    def test_401_on_every_route_but_health(self):
+        routes = [("POST", "/task"), ("GET", "/task/abc-1"), ("HEAD", "/task/abc-1"), ("GET", "/tasks"),
+                  ("HEAD", "/tasks"), ("DELETE", "/"), ("POST", "/"), ("GET", "/task"), ("PUT", "/tasks"),
+                  ("DELETE", "/task/abc-1"), ("GET", "/nope")]
+        cases = [({}, 'Bearer realm="taskbus"', "missing"),
+                 ({"Authorization": "Basic b3BlbmFwaQ=="}, 'Bearer realm="taskbus"', "malformed"),
+                 ({"Authorization": "Bearer " + self.TOKEN + "x"}, 'Bearer realm="taskbus", error="invalid_token"',
+                  "unknown token")]
+        for method, path in routes:
+            for headers, challenge, why in cases:
+                with self.subTest(route=f"{method} {path}", why=why):
+                    body = '{"a1": 1, "a2": 2}' if method == "POST" else None
+                    status, hdrs, reply = self.call(method, path, body, headers, expect=401)
+                    self.assertEqual(hdrs.get("www-authenticate"), challenge)
+                    if method != "HEAD":
+                        self.assertIn(why, reply["error"])
+
+    def test_health_needs_no_token_and_a_token_opens_the_rest(self):
+        self.assertIn(self.call("GET", "/")[0], (200, 503))
+        self.assertIn(self.call("HEAD", "/")[0], (200, 503))
+        self.call("GET", "/tasks", headers={"Authorization": "Bearer " + self.TOKEN}, expect=200)
+        self.call("GET", "/task/bad!id", headers={"Authorization": "Bearer " + self.TOKEN}, expect=400)
 
 
 def exchange(conn, method, path, body=None):

@@ -65,7 +65,7 @@ class ScaleOut(unittest.TestCase):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         # The sanitizer build is several times slower than a release build: give the deadline room.
         cls.stack = harness.Stack(BUILD, frontends=2, events=2, backends={"arithmetic": 2, "string": 2},
-                                  env={"TASK_TIMEOUT_MS": "60000"}).start()
+                                  env={"TASK_TIMEOUT_MS": "60000", "MAX_CONNECTIONS_PER_IP": "0"}).start()
 
     @classmethod
     def tearDownClass(cls):
