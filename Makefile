@@ -2,10 +2,12 @@
 BUILD      ?= build
 BUILD_TEST ?= build-test
 BUILD_BENCH?= build-bench
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= 2
 PY         := /usr/bin/python3
 
-.PHONY: deps build build-test up down test unit bench clean
+.PHONY: deps build build-test up down test unit bench clean fuzz
 
 deps:
 	scripts/deps.sh
@@ -25,11 +27,12 @@ up: build
 down:
 	$(PY) tests/stack.py down
 
-# Unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer, a short `make chaos`, then the
-# Docker Swarm test
+# Unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer, 30 s of each fuzzer, a short
+# `make chaos`, then the Docker Swarm test
 # (it reports itself skipped, with the reason, where no Docker Engine answers).
 test: build-test
 	cd $(BUILD_TEST) && ctest --output-on-failure
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 	$(PY) bench/chaos.py --short --build $(BUILD_TEST)
 	$(PY) tests/swarm/swarm_test.py
 
@@ -41,8 +44,15 @@ bench: deps
 	cmake --build $(BUILD_BENCH) -j$(JOBS)
 	$(PY) bench/bench.py --build $(BUILD_BENCH)
 
+# libFuzzer harnesses of tests/fuzz/ under ASan/UBSan, built with clang in $(BUILD_FUZZ), each run for FUZZ_SECONDS on a
+# copy of its seed corpus (scripts/fuzz.sh); exits 1 and prints the reproducer when one finds something.
+fuzz: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTASKBUS_FUZZ=ON >/dev/null
+	nice cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_task fuzz_msg fuzz_router
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(BUILD_FUZZ)
+
 clean:
-	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_BENCH) build-chaos
+	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_BENCH) $(BUILD_FUZZ) build-chaos
 
 # Build the images from this checkout, deploy docker-stack.yaml on Docker Swarm (swarm init if needed, left after),
 # scale, kill and roll services under ab and a checking load generator, check the answers and the store, clean up.

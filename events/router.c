@@ -204,6 +204,13 @@ static void on_task(struct router *r, struct msg *m)
 /* A backend's result. Only the replica of the current attempt knows its token; anything else is stale or forged. */
 static void on_result(struct router *r, struct msg *m)
 {
+    if (m->status == 202) {
+        /* Only events answers 202 (to a frontend, for an async task); a backend's result is an outcome, and a 202
+         * has neither the result nor the error that job_finish records. */
+        r->stats.bad_messages++;
+        LOG_W("event=bad_message task=%s error=\"a backend result cannot be 202\"", m->id);
+        return;
+    }
     struct job *job = table_get(r->jobs, m->id);
     if (!job || job->finishing) {
         r->stats.late_results++;

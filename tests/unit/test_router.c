@@ -457,6 +457,32 @@ static void test_forged_result(void)
     teardown(&f);
 }
 
+/* Regression (found by tests/fuzz/fuzz_router.c, 2026-12-01): a backend result with status 202 and the current
+ * token crashed events (strdup(NULL) of its missing error). A 202 is what events answers a frontend, never an
+ * outcome: it is counted as malformed and dropped, and the task still completes. */
+static void test_backend_202(void)
+{
+    struct fixture f;
+    struct msg task, answer;
+    setup(&f, 100, 3);
+    send_task(&f, "t-202", 5000);
+    fake_msg(&f.bus, 0, &task);
+    char text[256];
+    snprintf(text, sizeof text, "{\"kind\":\"result\",\"id\":\"t-202\",\"status\":202,\"result\":\"running\","
+             "\"token\":\"%s\"}", task.token);
+    deliver(&f, text);
+    CHECK_INT_EQ(stats(&f).bad_messages, 1);
+    CHECK_INT_EQ(f.store.n, 1); /* no outcome */
+    send_result(&f, "t-202", task.token, "15");
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 200);
+    CHECK_STR_EQ(answer.result, "15");
+    msg_clear(&task);
+    msg_clear(&answer);
+    teardown(&f);
+}
+
 /* A PUBLISH that reached nobody: the replica is gone, the task goes to the other one at once with a new token, the
  * second attempt is logged, and a result for the first attempt is stale. */
 static void test_redeliver_on_no_subscriber(void)
@@ -890,6 +916,7 @@ int main(void)
     test_happy_path();
     test_result_without_result();
     test_forged_result();
+    test_backend_202();
     test_redeliver_on_no_subscriber();
     test_bus_failure_waits_for_refresh();
     test_redeliver_when_replica_vanishes();
