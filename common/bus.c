@@ -609,7 +609,7 @@ void bus_free(struct bus *b)
     free(b->host);
     free(b->username);
     if (b->password) /* not left behind in freed memory */
-        memset(b->password, 0, strlen(b->password));
+        explicit_bzero(b->password, strlen(b->password));
     free(b->password);
     free(b);
 }
