@@ -223,11 +223,11 @@ class Stack:
         # (bench/projection_memory.py).
         argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "yes", "--appendfsync", "everysec", "--dir", self.dir, "--daemonize", "no",
-                "--hash-max-listpack-value", "1024"] + self._acl_args()
+                "--hash-max-listpack-value", "1024"] + self.acl_args()
         self.servers.append(Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, "redis.log")))
         wait_until("redis-server", lambda: self._redis_ping())
 
-    def _acl_args(self):
+    def acl_args(self):
         """redis-server's arguments for the ACL (auth=True): writes the ACL file and passwords on first use."""
         if not self.auth:
             return []
@@ -332,7 +332,7 @@ class Stack:
         i, old = next((i, s) for i, s in enumerate(self.servers) if s.name == "redis")
         old.kill()
         argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"] + self._acl_args()
+                "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"] + self.acl_args()
         n = sum(1 for name in os.listdir(self.dir) if name.startswith("redis"))
         self.servers[i] = Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, f"redis.{n}.log"))
         wait_until("the restarted redis-server", lambda: self._redis_ping())
