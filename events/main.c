@@ -16,15 +16,19 @@
 #include "record.h"
 #include "registry.h"
 #include "router.h"
+#include "secret.h"
 #include "store.h"
 #include "taskmap.h"
 
-static const char *mongo_uri, *task_maps;
+static const char *mongo_uri, *mongo_uri_file, *task_maps;
 static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s;
 
 static const struct config_var config[] = {
     { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
-      "MongoDB URI of the event log (database from its path)", &mongo_uri },
+      "MongoDB URI of the event log (database from its path); never printed with its password", &mongo_uri },
+    { "MONGO_URI_FILE", CONFIG_STRING, "", 0, 0,
+      "file whose first line is the MongoDB URI (Docker secrets, for a URI with credentials); instead of MONGO_URI",
+      &mongo_uri_file },
     { "TASK_MAPS", CONFIG_STRING, "task-maps.json", 1, 0, "task type -> backend service map (JSON file)", &task_maps },
     { "STORE_BATCH", CONFIG_INT, "1000", 1, 100000, "most records in one bulk insert", &store_batch },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish tasks in flight",
@@ -193,9 +197,14 @@ int main(int argc, char **argv)
                      "routes tasks to backends and logs them in MongoDB; `events --rebuild` replays the log into the "
                      "Redis projection and exits", config, sizeof config / sizeof config[0]);
     const struct daemon_settings *ds = &daemon_settings;
+    static char uri_from_file[SECRET_LEN];
+    const char *uri = daemon_secret("events", "MONGO_URI", "MONGO_URI_FILE", uri_from_file);
+    if (uri)
+        mongo_uri = uri; /* else MONGO_URI's default */
     if (rebuild) {
         mongoc_init();
-        int rc = rebuild_run(mongo_uri, ds->redis_host, (int)ds->redis_port, retention_s);
+        int rc = rebuild_run(mongo_uri, ds->redis_host, (int)ds->redis_port, ds->redis_username, ds->redis_password,
+                             retention_s);
         mongoc_cleanup();
         return rc;
     }
@@ -218,7 +227,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
-                             &app, ds->heartbeat_ms, ds->bus_max_queue };
+                             &app, ds->heartbeat_ms, ds->bus_max_queue, ds->redis_username, ds->redis_password };
     /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
     app.bus = bus_new(app.base, &bc);
     app.projection = app.bus ? projection_new(app.bus, retention_s) : NULL;
