@@ -204,6 +204,7 @@ struct call {
     void (*done)(struct call *c, struct redisReply *reply);
     projection_view_fn view_cb;
     projection_list_fn list_cb;
+    projection_applied_fn applied_cb;
     void *arg;
     char task_id[TASK_ID_LEN];
 };
@@ -298,14 +299,16 @@ static void applied(struct call *c, struct redisReply *reply)
 {
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
         c->p->stats.applied++;
-        return;
+    } else {
+        c->p->stats.failed++;
+        LOG_W("event=projection_failed task=%s error=\"%s\"", c->task_id,
+              reply && reply->type == REDIS_REPLY_ERROR ? "redis refused the script" : "redis is not reachable");
     }
-    c->p->stats.failed++;
-    LOG_W("event=projection_failed task=%s error=\"%s\"", c->task_id,
-          reply && reply->type == REDIS_REPLY_ERROR ? "redis refused the script" : "redis is not reachable");
+    if (c->applied_cb)
+        c->applied_cb(c->arg);
 }
 
-int projection_apply(struct projection *p, const bson_t *doc)
+int projection_apply(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg)
 {
     struct projection_args a;
     if (projection_args_of(doc, p->retention_s, clock_wall_ms(), &a) != 0)
@@ -313,6 +316,8 @@ int projection_apply(struct projection *p, const bson_t *doc)
     struct call *c = call_new(p, &apply_script, a.argc - 3, a.argv + 3, a.lens + 3);
     if (c) {
         c->done = applied;
+        c->applied_cb = cb;
+        c->arg = arg;
         snprintf(c->task_id, sizeof c->task_id, "%s", a.argv[3]);
     }
     projection_args_clear(&a);
