@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     app.base = event_base_new();
     struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
-                             &app, ds->heartbeat_ms, ds->bus_max_queue };
+                             &app, ds->heartbeat_ms, ds->bus_max_queue, ds->redis_username, ds->redis_password };
     app.bus = bus_new(app.base, &bc);
     app.reg = registry_new(app.base, app.bus, service, app.self_id, ds->heartbeat_ms, ds->replica_ttl_ms, NULL, NULL);
     if (!app.base || !signals || !app.bus || !app.reg) {

@@ -45,6 +45,7 @@ struct bus {
     struct bus_config cfg;
     char *channel;
     char *host;
+    char *username, *password;         /* copies of the configured credentials (NULL: none) */
     redisAsyncContext *pub, *sub;
     int pub_up, sub_up, subscribed;
     long outstanding;                  /* publishes sent on 'pub' and not answered yet */
@@ -271,6 +272,44 @@ static void sub_lost(struct bus *b)
 
 /* ---- connections */
 
+/* A connection Redis accepted: the publish connection takes commands, the subscribe connection subscribes. */
+static void connection_up(struct bus *b, const redisAsyncContext *ac)
+{
+    if (ac == b->pub) {
+        b->pub_up = 1;
+    } else {
+        b->sub_up = 1;
+        /* The first SUBSCRIBE is also the first probe: it must be confirmed within the watchdog's limit. */
+        b->sub_probe.out = redisAsyncCommand(b->sub, on_sub_message, b, "SUBSCRIBE %s", b->channel) == REDIS_OK;
+    }
+    check_ready(b);
+}
+
+/* The answer to the first command of a connection: AUTH when credentials are configured, else PING (so a Redis
+ * that wants a password says so at once, NOAUTH, instead of refusing every later command). Only an accepted answer
+ * makes the connection usable. A refusal is logged with Redis's reason, which never holds the password, and the
+ * connection is closed: like a failed connect, it is retried with backoff. */
+static void on_hello(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct bus *b = privdata;
+    redisReply *reply = r;
+    if (!reply)
+        return; /* torn down before the answer: its disconnect callback or the watchdog does the bookkeeping */
+    struct probe *p = ac == b->pub ? &b->pub_probe : &b->sub_probe;
+    p->silent = p->out = 0;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        char user[64], reason[LOG_VALUE_LEN];
+        b->stats.refused++;
+        LOG_E("event=bus_auth_failed connection=%s host=%s port=%d user=\"%s\" password=%s error=\"%s\"",
+              ac == b->pub ? "pub" : "sub", b->host, b->cfg.port,
+              log_escape(b->cfg.username ? b->cfg.username : "default", user, sizeof user),
+              b->cfg.password ? "set" : "none", log_escape(reply->str, reason, sizeof reason));
+        redisAsyncDisconnect(ac); /* closes once this callback returns; the disconnect callback retries */
+        return;
+    }
+    connection_up(b, ac);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct bus *b = ac->data;
@@ -289,29 +328,34 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (p->ever)
         b->stats.reconnects++;
     *p = (struct probe){ .ever = 1 };
-    if (is_pub) {
-        b->pub_up = 1;
-    } else {
-        b->sub_up = 1;
-        /* The first SUBSCRIBE is also the first probe: it must be confirmed within the watchdog's limit. */
-        p->out = redisAsyncCommand(b->sub, on_sub_message, b, "SUBSCRIBE %s", b->channel) == REDIS_OK;
-    }
-    check_ready(b);
+    /* AUTH must be the first command on every new connection, before SUBSCRIBE or anything else. */
+    redisAsyncContext *c = is_pub ? b->pub : b->sub;
+    int sent = b->cfg.password
+                   ? (b->cfg.username ? redisAsyncCommand(c, on_hello, b, "AUTH %s %s", b->cfg.username,
+                                                          b->cfg.password)
+                                      : redisAsyncCommand(c, on_hello, b, "AUTH %s", b->cfg.password))
+                   : redisAsyncCommand(c, on_hello, b, "PING");
+    p->out = sent == REDIS_OK; /* unanswered for two watchdog periods: dropped and reconnected */
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     struct bus *b = ac->data;
     (void)status;
-    if (ac == b->pub)
+    int was_up;
+    if (ac == b->pub) {
+        was_up = b->pub_up;
         pub_lost(b);
-    else if (ac == b->sub)
+    } else if (ac == b->sub) {
+        was_up = b->sub_up;
         sub_lost(b);
-    else
+    } else {
         return; /* dropped by the watchdog, which did the bookkeeping */
+    }
     if (b->closing)
         return;
-    LOG_W("event=bus_disconnected host=%s port=%d error=\"%s\"", b->host, b->cfg.port, ac->errstr);
+    if (was_up)
+        LOG_W("event=bus_disconnected host=%s port=%d error=\"%s\"", b->host, b->cfg.port, ac->errstr);
     schedule_reconnect(b);
 }
 
@@ -434,17 +478,22 @@ struct bus *bus_new(struct event_base *base, const struct bus_config *cfg)
     b->cfg = *cfg;
     b->channel = strdup(cfg->channel);
     b->host = strdup(cfg->host);
+    b->username = cfg->username ? strdup(cfg->username) : NULL;
+    b->password = cfg->password ? strdup(cfg->password) : NULL;
     b->retry = evtimer_new(base, on_retry, b);
     b->deliver = event_new(base, -1, 0, on_deliver, b);
     if (cfg->ping_ms > 0)
         b->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, b);
     b->backoff_ms = BUS_BACKOFF_MIN_MS;
-    if (!b->channel || !b->host || !b->retry || !b->deliver || (cfg->ping_ms > 0 && !b->watchdog)) {
+    if (!b->channel || !b->host || !b->retry || !b->deliver || (cfg->ping_ms > 0 && !b->watchdog) ||
+        (cfg->username && !b->username) || (cfg->password && !b->password)) {
         bus_free(b);
         return NULL;
     }
     b->cfg.channel = b->channel;
     b->cfg.host = b->host;
+    b->cfg.username = b->username;
+    b->cfg.password = b->password;
     if (b->watchdog) {
         struct timeval tv = clock_timeval(cfg->ping_ms);
         event_add(b->watchdog, &tv);
@@ -558,5 +607,9 @@ void bus_free(struct bus *b)
         event_free(b->retry);
     free(b->channel);
     free(b->host);
+    free(b->username);
+    if (b->password) /* not left behind in freed memory */
+        explicit_bzero(b->password, strlen(b->password));
+    free(b->password);
     free(b);
 }

@@ -44,6 +44,10 @@ struct bus_config {
                                    * two periods is dropped and reconnected; 0 turns the watchdog off */
     long max_queued;              /* publishes that may wait locally beyond the window (BUS_MAX_QUEUE); past it,
                                    * bus_publish returns -1 at once; 0: none wait */
+    const char *username;         /* Redis ACL user, or NULL for "default" (copied) */
+    const char *password;         /* NULL: no AUTH. Else every connection sends AUTH first and is used only once
+                                   * Redis accepted it; a refusal is logged (never the password) and the connection
+                                   * is closed and retried with backoff, as an unreachable Redis is (copied) */
 };
 
 /* Counters since bus_new, for logs and tests. */
@@ -54,6 +58,7 @@ struct bus_stats {
     size_t max_queued;                  /* the most that ever waited there at once */
     unsigned long long reconnects;      /* connections (publish or subscribe) re-established after one was lost */
     unsigned long long watchdog_drops;  /* connections dropped because they did not answer the watchdog */
+    unsigned long long refused;         /* connections Redis refused at their first command (AUTH, or PING) */
 };
 
 /* Start connecting. Returns NULL only when out of memory; an unreachable Redis is retried in the background. */

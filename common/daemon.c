@@ -10,12 +10,20 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "secret.h"
 
 struct daemon_settings daemon_settings;
 
 static const struct config_var shared[] = {
     { "REDIS_HOST", CONFIG_STRING, "127.0.0.1", 1, 0, "Redis host", &daemon_settings.redis_host },
     { "REDIS_PORT", CONFIG_INT, "6379", 1, 65535, "Redis port", &daemon_settings.redis_port },
+    { "REDIS_USERNAME", CONFIG_STRING, "", 0, 0, "Redis ACL user (empty: the default user)",
+      &daemon_settings.redis_username },
+    { "REDIS_PASSWORD", CONFIG_STRING, "", 0, 0,
+      "Redis password, sent with AUTH first on every connection (empty: no AUTH)", &daemon_settings.redis_password },
+    { "REDIS_PASSWORD_FILE", CONFIG_STRING, "", 0, 0,
+      "file whose first line is the Redis password (Docker secrets); instead of REDIS_PASSWORD",
+      &daemon_settings.redis_password_file },
     { "HEARTBEAT_MS", CONFIG_INT, "1000", 50, 60000,
       "registry heartbeat and refresh period; also the Redis watchdog's PING period (a connection silent for two "
       "periods is dropped and reconnected)",
@@ -47,6 +55,28 @@ void daemon_configure(int argc, char **argv, const char *daemon, const char *pur
                 daemon_settings.log_level_name);
         exit(1);
     }
+    static char redis_password[SECRET_LEN];
+    daemon_settings.redis_password = daemon_secret(daemon, "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", redis_password);
+    if (!*daemon_settings.redis_username)
+        daemon_settings.redis_username = NULL;
+}
+
+const char *daemon_secret(const char *daemon, const char *var, const char *file_var, char *buf)
+{
+    const char *value = getenv(var), *path = getenv(file_var);
+    char err[SECRET_ERR_LEN];
+    if (value && *value && path && *path) {
+        fprintf(stderr, "%s: invalid configuration: set %s or %s, not both\n", daemon, var, file_var);
+        exit(1);
+    }
+    if (path && *path) {
+        if (secret_read_file(file_var, path, buf, SECRET_LEN, err) != 0) {
+            fprintf(stderr, "%s: invalid configuration: %s\n", daemon, err);
+            exit(1);
+        }
+        return buf;
+    }
+    return value && *value ? value : NULL;
 }
 
 struct daemon_signals {

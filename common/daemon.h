@@ -11,9 +11,12 @@ struct event_base;
 struct daemon_signals;
 
 /* The settings every daemon shares: Redis, the registry's timing (also the bus watchdog's period), the publish
- * window and local queue bound, and the log level. */
+ * window and local queue bound, and the log level. Redis credentials: 'redis_password' is NULL when none is set
+ * (no AUTH), else REDIS_PASSWORD or the first line of REDIS_PASSWORD_FILE; 'redis_username' is NULL for the
+ * "default" user. Neither is ever printed. */
 struct daemon_settings {
     const char *redis_host, *log_level_name;
+    const char *redis_username, *redis_password, *redis_password_file;
     long redis_port, heartbeat_ms, replica_ttl_ms, bus_window, bus_max_queue;
     enum log_level log_level;
 };
@@ -34,6 +37,11 @@ struct daemon_signals *daemon_signals_new(struct event_base *base, void (*on_sto
 void daemon_signals_on_reload(struct daemon_signals *s, void (*on_reload)(void *arg), void *arg);
 
 void daemon_signals_free(struct daemon_signals *s);
+
+/* A secret from the variable 'var' or the first line of the file named by 'file_var' (Docker secrets), into 'buf'
+ * (SECRET_LEN bytes). Returns buf, or NULL when neither is set. Both set, or an unreadable or empty file, print one
+ * line naming the variable (never the secret) and exit 1. */
+const char *daemon_secret(const char *daemon, const char *var, const char *file_var, char *buf);
 
 /* Raise the open-file limit to its hard maximum (many connections). Returns the new soft limit. */
 long daemon_raise_nofile(void);

@@ -96,12 +96,16 @@ static const char list_lua[] =
 
 #define LIST_FIELDS 8
 
+/* A script and how it is called: the list script only reads, so it goes as EVALSHA_RO / EVAL_RO (Redis 7), which
+ * Redis refuses to run if it wrote, and which a read-only ACL user (the frontend) may call. */
 struct script {
     const char *text;
+    const char *evalsha, *eval;
     char sha[2 * SHA_DIGEST_LENGTH + 1];
 };
 
-static struct script apply_script = { apply_lua, "" }, list_script = { list_lua, "" };
+static struct script apply_script = { apply_lua, "EVALSHA", "EVAL", "" },
+                     list_script = { list_lua, "EVALSHA_RO", "EVAL_RO", "" };
 
 static const char *sha_of(struct script *s)
 {
@@ -200,6 +204,7 @@ struct call {
     void (*done)(struct call *c, struct redisReply *reply);
     projection_view_fn view_cb;
     projection_list_fn list_cb;
+    projection_applied_fn applied_cb;
     void *arg;
     char task_id[TASK_ID_LEN];
 };
@@ -224,7 +229,7 @@ static void on_script_reply(struct redisReply *reply, void *arg)
 {
     struct call *c = arg;
     if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 && !c->retried) {
-        char *eval = strdup("EVAL"), *text = strdup(c->script->text);
+        char *eval = strdup(c->script->eval), *text = strdup(c->script->text);
         if (eval && text) {
             free(c->argv[0]);
             free(c->argv[1]);
@@ -244,7 +249,7 @@ static void on_script_reply(struct redisReply *reply, void *arg)
     call_free(c);
 }
 
-/* A call of 'script' with 'argc' arguments after EVALSHA, sha, numkeys. NULL when out of memory. */
+/* A call of 'script' with 'argc' arguments after EVALSHA (or EVALSHA_RO), sha, numkeys. NULL when out of memory. */
 static struct call *call_new(struct projection *p, struct script *script, int argc, const char *const *argv,
                              const size_t *lens)
 {
@@ -260,7 +265,7 @@ static struct call *call_new(struct projection *p, struct script *script, int ar
         call_free(c);
         return NULL;
     }
-    const char *head[3] = { "EVALSHA", sha_of(script), "0" };
+    const char *head[3] = { script->evalsha, sha_of(script), "0" };
     for (int i = 0; i < c->argc; i++) {
         const char *s = i < 3 ? head[i] : argv[i - 3];
         size_t len = i < 3 ? strlen(s) : lens[i - 3];
@@ -294,14 +299,16 @@ static void applied(struct call *c, struct redisReply *reply)
 {
     if (reply && reply->type == REDIS_REPLY_INTEGER) {
         c->p->stats.applied++;
-        return;
+    } else {
+        c->p->stats.failed++;
+        LOG_W("event=projection_failed task=%s error=\"%s\"", c->task_id,
+              reply && reply->type == REDIS_REPLY_ERROR ? "redis refused the script" : "redis is not reachable");
     }
-    c->p->stats.failed++;
-    LOG_W("event=projection_failed task=%s error=\"%s\"", c->task_id,
-          reply && reply->type == REDIS_REPLY_ERROR ? "redis refused the script" : "redis is not reachable");
+    if (c->applied_cb)
+        c->applied_cb(c->arg);
 }
 
-int projection_apply(struct projection *p, const bson_t *doc)
+int projection_apply(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg)
 {
     struct projection_args a;
     if (projection_args_of(doc, p->retention_s, clock_wall_ms(), &a) != 0)
@@ -309,6 +316,8 @@ int projection_apply(struct projection *p, const bson_t *doc)
     struct call *c = call_new(p, &apply_script, a.argc - 3, a.argv + 3, a.lens + 3);
     if (c) {
         c->done = applied;
+        c->applied_cb = cb;
+        c->arg = arg;
         snprintf(c->task_id, sizeof c->task_id, "%s", a.argv[3]);
     }
     projection_args_clear(&a);

@@ -52,9 +52,15 @@ const char *projection_apply_sha(void);
 struct projection *projection_new(struct bus *bus, long retention_s);
 void projection_free(struct projection *p);
 
-/* Apply stored record 'doc' (not kept). Fire and forget: a failure is logged and counted (the log still holds the
- * record; `events --rebuild` restores the projection). Returns 0 when sent, -1 when not (bus down, not a record). */
-int projection_apply(struct projection *p, const bson_t *doc);
+/* Runs once Redis has answered a projection_apply (the record is projected, or the failure is logged). */
+typedef void (*projection_applied_fn)(void *arg);
+
+/* Apply stored record 'doc' (not kept). A failure is logged and counted (the log still holds the record; `events
+ * --rebuild` restores the projection). Returns 0 when sent: 'cb' (may be NULL) then runs once, later, on the loop,
+ * after Redis answered, also when Redis answered NOSCRIPT first and the script had to be sent again; so an answer
+ * sent from 'cb' always leaves after the projection holds the record. Returns -1 when not sent (bus down, not a
+ * record): then 'cb' never runs. */
+int projection_apply(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg);
 
 /* The answer to projection_view: 'view' is the malloc'd body of GET /task/{id} (the callee owns it), or NULL with
  * 'found' 0 when the projection has no such task, or NULL with a reason in 'err' when Redis failed. */

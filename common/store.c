@@ -11,6 +11,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "msg.h"
+#include "secret.h"
 
 #define STORE_HISTORY_MAX 100
 #define STORE_BACKOFF_MAX_MS 1000
@@ -68,13 +69,27 @@ struct store {
     void *arg;
 };
 
+/* The password of the URI being used, as written and as decoded: libmongoc's messages never show them. Set before
+ * the first libmongoc call and not changed while its threads run. */
+static char uri_password[SECRET_LEN], uri_password_decoded[SECRET_LEN];
+
+/* 'text' with the URI's password masked, escaped for a quoted log value, into 'out' (LOG_VALUE_LEN bytes). */
+static const char *scrub(const char *text, char *out)
+{
+    char a[LOG_VALUE_LEN], b[LOG_VALUE_LEN];
+    secret_redact(text, uri_password, a, sizeof a);
+    secret_redact(a, uri_password_decoded, b, sizeof b);
+    return log_escape(b, out, LOG_VALUE_LEN);
+}
+
 static void mongoc_to_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
 {
     (void)data;
+    char text[LOG_VALUE_LEN];
     if (level <= MONGOC_LOG_LEVEL_WARNING)
-        LOG_W("event=mongoc domain=%s message=\"%s\"", domain, message);
-    else
-        LOG_D("event=mongoc domain=%s message=\"%s\"", domain, message);
+        LOG_W("event=mongoc domain=%s message=\"%s\"", domain, scrub(message, text));
+    else if (LOG_DEBUG <= log_threshold)
+        LOG_D("event=mongoc domain=%s message=\"%s\"", domain, scrub(message, text));
 }
 
 static void item_free(struct item *it)
@@ -508,11 +523,18 @@ static void stop_lanes(struct store *s, long grace_ms)
 static mongoc_uri_t *parse_uri(const char *text, char *db, size_t db_len, char *err)
 {
     bson_error_t error;
+    if (secret_uri_password(text, uri_password, sizeof uri_password) != 0)
+        uri_password[0] = '\0';
     mongoc_uri_t *uri = mongoc_uri_new_with_error(text, &error);
     if (!uri) {
-        snprintf(err, STORE_ERR_LEN, "invalid MONGO_URI: %.200s", error.message);
+        /* Neither the URI nor libmongoc's reason may show the password. */
+        char shown[96], reason[LOG_VALUE_LEN];
+        secret_redact_uri(text, shown, sizeof shown);
+        snprintf(err, STORE_ERR_LEN, "invalid MONGO_URI %s: %.130s", shown, scrub(error.message, reason));
         return NULL;
     }
+    const char *password = mongoc_uri_get_password(uri);
+    snprintf(uri_password_decoded, sizeof uri_password_decoded, "%s", password ? password : "");
     static const struct { const char *name; int32_t value; } defaults[] = {
         { MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 2000 },
         { MONGOC_URI_CONNECTTIMEOUTMS, 2000 },

@@ -82,6 +82,17 @@ static int by_seq(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* 1 when date text 'a' is earlier than 'b', both as libbson writes them: "YYYY-MM-DDTHH:MM:SS" then ".mmmZ", or
+ * just "Z" when the milliseconds are 0 (so the texts alone do not sort: '.' sorts before 'Z'). */
+static int date_before(const char *a, const char *b)
+{
+    int c = strncmp(a, b, 19);
+    if (c != 0 || strlen(a) < 19 || strlen(b) < 19)
+        return c < 0;
+    double fa = a[19] == '.' ? strtod(a + 19, NULL) : 0, fb = b[19] == '.' ? strtod(b + 19, NULL) : 0;
+    return fa < fb;
+}
+
 /* The date text of a record's "at" ({"$date": "..."}), or NULL. */
 static const char *at_of(const cJSON *rec)
 {
@@ -117,7 +128,7 @@ static char *render(const char *id, cJSON *records, int *found)
         if (!service)
             service = string_of(rec, "service");
         const char *at = at_of(rec);
-        if (at && (!created || strcmp(at, created) < 0))
+        if (at && (!created || date_before(at, created)))
             created = at;
     }
     int ok = cJSON_AddStringToObject(root, "message", "OK") && cJSON_AddStringToObject(root, "id", id) &&

@@ -6,7 +6,10 @@
 #   events, backend  this replica's own heartbeat is live in the Redis registry (taskbus:replicas:<service>, score =
 #                    expiry in ms): the daemon's event loop runs and it is connected to Redis, so senders can pick it.
 #                    A replica id is "<service>-<hostname, 40 chars at most>-<pid>-<random>" (common/clock.c).
+#                    With REDIS_PASSWORD or REDIS_PASSWORD_FILE (and REDIS_USERNAME) it sends AUTH first, as the daemon
+#                    does: the daemon's ACL user may read its own registry key.
 set -u
+export LC_ALL=C   # ${#password} counts bytes
 daemon=${1:-$(cat /proc/1/comm 2>/dev/null)}
 
 fail() { echo "unhealthy: $*"; exit 1; }
@@ -24,6 +27,23 @@ events | backend)
   prefix="$service-${HOSTNAME:0:40}-"   # one daemon per container
   now=$(date +%s%3N)
   exec 3<>"/dev/tcp/${REDIS_HOST:-127.0.0.1}/${REDIS_PORT:-6379}" || fail "cannot connect to Redis"
+  password=${REDIS_PASSWORD:-}
+  if [ -n "${REDIS_PASSWORD_FILE:-}" ]; then
+    read -r password <"$REDIS_PASSWORD_FILE" || [ -n "$password" ] || fail "cannot read REDIS_PASSWORD_FILE"
+    password=${password%$'\r'}
+  fi
+  if [ -n "$password" ]; then
+    # AUTH as a RESP array: binary-safe, whatever the password holds; the reply never echoes it.
+    if [ -n "${REDIS_USERNAME:-}" ]; then
+      printf '*3\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n' "${#REDIS_USERNAME}" "$REDIS_USERNAME" \
+        "${#password}" "$password" >&3
+    else
+      printf '*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n' "${#password}" "$password" >&3
+    fi
+    read -r -t 2 auth <&3 || fail "no answer from Redis to AUTH"
+    auth=${auth%$'\r'}
+    [ "$auth" = "+OK" ] || fail "Redis refused AUTH as ${REDIS_USERNAME:-default}: $auth"
+  fi
   # An inline command: the reply is "*<n>" then n bulk strings ("$<len>" and the member).
   printf 'ZRANGEBYSCORE taskbus:replicas:%s %s +inf\r\n' "$service" "$now" >&3
   read -r -t 2 head <&3 || fail "no answer from Redis"

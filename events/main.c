@@ -16,15 +16,19 @@
 #include "record.h"
 #include "registry.h"
 #include "router.h"
+#include "secret.h"
 #include "store.h"
 #include "taskmap.h"
 
-static const char *mongo_uri, *task_maps;
+static const char *mongo_uri, *mongo_uri_file, *task_maps;
 static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s;
 
 static const struct config_var config[] = {
     { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
-      "MongoDB URI of the event log (database from its path)", &mongo_uri },
+      "MongoDB URI of the event log (database from its path); never printed with its password", &mongo_uri },
+    { "MONGO_URI_FILE", CONFIG_STRING, "", 0, 0,
+      "file whose first line is the MongoDB URI (Docker secrets, for a URI with credentials); instead of MONGO_URI",
+      &mongo_uri_file },
     { "TASK_MAPS", CONFIG_STRING, "task-maps.json", 1, 0, "task type -> backend service map (JSON file)", &task_maps },
     { "STORE_BATCH", CONFIG_INT, "1000", 1, 100000, "most records in one bulk insert", &store_batch },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish tasks in flight",
@@ -125,26 +129,56 @@ static void on_stored_outcome(bson_t *doc, const char *err, void *ctx)
 {
     struct app *app = ctx;
     if (doc) {
-        projection_apply(app->projection, doc);
+        projection_apply(app->projection, doc, NULL, NULL);
         bson_destroy(doc);
     } else if (err) {
         LOG_W("event=projection_outcome_unread error=\"%s\"", err);
     }
 }
 
-/* A record is stored: project it first, so that the projection holds it before any answer it allows leaves (a
- * command sent before a publish reaches Redis first). A duplicate is not projected: the stored one stands. For an
- * outcome that one may never have been projected (its replica died after storing it), so it is read back from the
- * log and projected (idempotent when it was). */
+/* A record the router acts on (an outcome, or an async task's arrival), held until Redis has projected it. */
+struct acked {
+    struct app *app;
+    void *ctx;
+    bson_t *doc;
+    int duplicate;
+};
+
+static void on_projected(void *arg)
+{
+    struct acked *a = arg;
+    router_on_acked(a->ctx, a->doc, a->duplicate, a->app->router);
+    bson_destroy(a->doc);
+    free(a);
+}
+
+/* A record is stored: project it, and only then let the router answer what it allows (a 200 or a 202), so a client
+ * that reads the task right after its answer finds it, also when Redis had to be sent the script again. A duplicate
+ * is not projected: the stored one stands. For an outcome that one may never have been projected (its replica died
+ * after storing it), so it is read back from the log and projected (idempotent when it was). */
 static void on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct app *app = arg;
     bson_iter_t it;
-    if (!duplicate)
-        projection_apply(app->projection, doc);
-    else if (record_is_outcome(doc) && bson_iter_init_find(&it, doc, "task") && BSON_ITER_HOLDS_UTF8(&it))
-        store_outcome(app->store, bson_iter_utf8(&it, NULL), on_stored_outcome, app);
-    router_on_acked(ctx, doc, duplicate, app->router);
+    if (duplicate) {
+        if (record_is_outcome(doc) && bson_iter_init_find(&it, doc, "task") && BSON_ITER_HOLDS_UTF8(&it))
+            store_outcome(app->store, bson_iter_utf8(&it, NULL), on_stored_outcome, app);
+        router_on_acked(ctx, doc, duplicate, app->router);
+        return;
+    }
+    if (!ctx) {
+        projection_apply(app->projection, doc, NULL, NULL);
+        return;
+    }
+    struct acked *a = malloc(sizeof *a);
+    if (a)
+        *a = (struct acked){ app, ctx, bson_copy(doc), duplicate };
+    if (!a || !a->doc || projection_apply(app->projection, doc, on_projected, a) != 0) {
+        if (a)
+            bson_destroy(a->doc);
+        free(a);
+        router_on_acked(ctx, doc, duplicate, app->router); /* not projected (logged): the answer still leaves */
+    }
 }
 
 /* The bus is up. After a reconnect, results sent meanwhile are lost: tasks out at backends go out again at the
@@ -193,9 +227,14 @@ int main(int argc, char **argv)
                      "routes tasks to backends and logs them in MongoDB; `events --rebuild` replays the log into the "
                      "Redis projection and exits", config, sizeof config / sizeof config[0]);
     const struct daemon_settings *ds = &daemon_settings;
+    static char uri_from_file[SECRET_LEN];
+    const char *uri = daemon_secret("events", "MONGO_URI", "MONGO_URI_FILE", uri_from_file);
+    if (uri)
+        mongo_uri = uri; /* else MONGO_URI's default */
     if (rebuild) {
         mongoc_init();
-        int rc = rebuild_run(mongo_uri, ds->redis_host, (int)ds->redis_port, retention_s);
+        int rc = rebuild_run(mongo_uri, ds->redis_host, (int)ds->redis_port, ds->redis_username, ds->redis_password,
+                             retention_s);
         mongoc_cleanup();
         return rc;
     }
@@ -218,7 +257,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
-                             &app, ds->heartbeat_ms, ds->bus_max_queue };
+                             &app, ds->heartbeat_ms, ds->bus_max_queue, ds->redis_username, ds->redis_password };
     /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
     app.bus = bus_new(app.base, &bc);
     app.projection = app.bus ? projection_new(app.bus, retention_s) : NULL;

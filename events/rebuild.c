@@ -80,7 +80,25 @@ static void free_value(void *value, void *arg)
     free(value);
 }
 
-int rebuild_run(const char *mongo_uri, const char *host, int port, long retention_s)
+/* AUTH as 'username' (NULL: the default user) with 'password', when there is one. Returns 0, or -1 with a message
+ * on stderr that names the user and Redis's reason (never the password). */
+static int authenticate(redisContext *redis, const char *username, const char *password)
+{
+    if (!password)
+        return 0;
+    redisReply *reply = username ? redisCommand(redis, "AUTH %s %s", username, password)
+                                 : redisCommand(redis, "AUTH %s", password);
+    int ok = reply && reply->type == REDIS_REPLY_STATUS;
+    if (!ok)
+        fprintf(stderr, "events --rebuild: Redis refused AUTH as user '%s': %.200s\n", username ? username : "default",
+                reply && reply->type == REDIS_REPLY_ERROR ? reply->str : redis->errstr);
+    if (reply)
+        freeReplyObject(reply);
+    return ok ? 0 : -1;
+}
+
+int rebuild_run(const char *mongo_uri, const char *host, int port, const char *username, const char *password,
+                long retention_s)
 {
     struct rebuild r = { .retention_s = retention_s, .now_ms = clock_wall_ms(), .tasks = table_new() };
     char err[STORE_ERR_LEN];
@@ -93,6 +111,8 @@ int rebuild_run(const char *mongo_uri, const char *host, int port, long retentio
         goto out;
     }
     redisSetTimeout(r.redis, tv);
+    if (authenticate(r.redis, username, password) != 0)
+        goto out;
     /* Load the script once: every record then goes as EVALSHA. */
     redisReply *loaded = redisCommand(r.redis, "SCRIPT LOAD %s", projection_apply_script());
     int ok = loaded && loaded->type == REDIS_REPLY_STRING && strcmp(loaded->str, projection_apply_sha()) == 0;

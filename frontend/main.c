@@ -195,7 +195,7 @@ int main(int argc, char **argv)
         daemon_signals_on_reload(signals, on_reload, &app);
     app.grace = evtimer_new(app.base, on_grace, &app);
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
-                             &app, ds->heartbeat_ms, ds->bus_max_queue };
+                             &app, ds->heartbeat_ms, ds->bus_max_queue, ds->redis_username, ds->redis_password };
     app.bus = bus_new(app.base, &bc);
     app.reg = registry_new(app.base, app.bus, "frontend", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,
                            &app);

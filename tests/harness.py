@@ -18,6 +18,9 @@ import urllib.error
 import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "scripts"))
+import redis_acl  # noqa: E402
+
 FERRETDB = os.path.join(TOP, ".local", "bin", "ferretdb")
 
 
@@ -66,11 +69,18 @@ def http(port, method, path, body=None, content_type="application/json", timeout
 class Redis:
     """A minimal RESP client over one raw socket: Debian 12's python3 has no redis module unless python3-redis is
     installed, and the tests only need a few commands. Arguments are sent as binary-safe bulk strings (str or bytes),
-    so payloads may hold newlines, quotes or megabytes. Use as a context manager, or close()."""
+    so payloads may hold newlines, quotes or megabytes. Use as a context manager, or close(). With a 'password' it
+    sends AUTH first (as 'username', or the default user); a refusal is raised as RuntimeError."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10):
+    def __init__(self, port, host="127.0.0.1", timeout=10, username=None, password=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
+        if password is not None:
+            try:
+                self.command(*(["AUTH"] + ([username] if username else []) + [password]))
+            except Exception:
+                self.close()
+                raise
 
     def __enter__(self):
         return self
@@ -181,10 +191,15 @@ class Proc:
 
 
 class Stack:
-    """A running taskbus: servers (unless REDIS/MONGO are given) and daemons, all on free ports."""
+    """A running taskbus: servers (unless REDIS/MONGO are given) and daemons, all on free ports.
+
+    With auth=True the redis-server it starts runs with the ACL of scripts/redis_acl.py (`default` off; passwords
+    and the ACL file in its folder, mode 0600), each daemon gets its role's REDIS_USERNAME and REDIS_PASSWORD_FILE,
+    and redis() connects as `admin`. Without it (the default, unless TASKBUS_TEST_AUTH=1 runs the tests with it)
+    Redis has no password and no daemon sends AUTH."""
 
     def __init__(self, build, workdir=None, frontends=1, events=1, backends=None, env=None,
-                 redis_port=None, mongo_uri=None):
+                 redis_port=None, mongo_uri=None, auth=None):
         self.build = os.path.abspath(build)
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="taskbus-")
@@ -194,6 +209,8 @@ class Stack:
         self.frontend_ports = []
         self.redis_port, self.mongo_uri = redis_port, mongo_uri
         self.db_name = "taskbus"
+        self.auth = auth if auth is not None else os.environ.get("TASKBUS_TEST_AUTH") == "1"
+        self.credentials = {}   # user -> (password file, password), once start_redis() wrote them (auth=True)
         self.counts = dict(frontends=frontends, events=events,
                            backends=backends if backends is not None else {"arithmetic": 1, "string": 1})
 
@@ -206,14 +223,30 @@ class Stack:
         # (bench/projection_memory.py).
         argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "yes", "--appendfsync", "everysec", "--dir", self.dir, "--daemonize", "no",
-                "--hash-max-listpack-value", "1024"]
+                "--hash-max-listpack-value", "1024"] + self.acl_args()
         self.servers.append(Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, "redis.log")))
         wait_until("redis-server", lambda: self._redis_ping())
 
+    def acl_args(self):
+        """redis-server's arguments for the ACL (auth=True): writes the ACL file and passwords on first use."""
+        if not self.auth:
+            return []
+        if not self.credentials:
+            services = redis_acl.services_of(os.path.join(TOP, "task-maps.json"))
+            self.credentials = redis_acl.write(self.dir, services, 0o600)
+        return ["--aclfile", os.path.join(self.dir, redis_acl.ACL_FILE)]
+
+    def credentials_env(self, role):
+        """REDIS_USERNAME and REDIS_PASSWORD_FILE of 'role' (frontend, events or backend), or {} without auth."""
+        if role not in self.credentials:
+            return {}
+        return {"REDIS_USERNAME": role, "REDIS_PASSWORD_FILE": self.credentials[role][0]}
+
     def _redis_ping(self):
+        """redis-server answers (PONG, or NOAUTH when the default user is off)."""
         with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as s:
             s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
+            return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
 
     def start_ferretdb(self):
         if not os.access(FERRETDB, os.X_OK):
@@ -247,7 +280,7 @@ class Stack:
 
     def start_daemon(self, kind, **extra):
         n = sum(1 for d in self.daemons if d.name.startswith(kind))
-        env = self.daemon_env({k: str(v) for k, v in extra.items()})
+        env = self.daemon_env(dict(self.credentials_env(kind), **{k: str(v) for k, v in extra.items()}))
         name = f"{kind}{'-' + extra['SERVICE'] if 'SERVICE' in extra else ''}.{n}"
         proc = Proc(name, [os.path.join(self.build, kind)], env, os.path.join(self.dir, name + ".log"))
         proc.port = int(env.get("PORT", 0)) if kind == "frontend" else None
@@ -290,9 +323,8 @@ class Stack:
     def registered(self, service):
         """How many live replicas of 'service' the Redis registry holds."""
         now_ms = int(time.time() * 1000)
-        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=2) as s:
-            s.sendall(f"ZCOUNT taskbus:replicas:{service} {now_ms} +inf\r\n".encode())
-            return int(s.recv(64).decode().strip().lstrip(":"))
+        with self.redis() as r:
+            return r.command("ZCOUNT", f"taskbus:replicas:{service}", now_ms, "+inf")
 
     def restart_redis(self):
         """SIGKILL redis-server (by PID) and start a new, empty one on the same port; returns once it answers PING.
@@ -300,7 +332,7 @@ class Stack:
         i, old = next((i, s) for i, s in enumerate(self.servers) if s.name == "redis")
         old.kill()
         argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"]
+                "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"] + self.acl_args()
         n = sum(1 for name in os.listdir(self.dir) if name.startswith("redis"))
         self.servers[i] = Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, f"redis.{n}.log"))
         wait_until("the restarted redis-server", lambda: self._redis_ping())
@@ -360,9 +392,13 @@ class Stack:
         return [d for d in self.daemons if not d.alive()]
 
     # ---- looking at the bus and the store from the outside
-    def redis(self):
-        """A new raw RESP connection to the stack's redis-server (close it, or use it as a context manager)."""
-        return Redis(self.redis_port)
+    def redis(self, user=None):
+        """A new raw RESP connection to the stack's redis-server (close it, or use it as a context manager); with
+        auth, authenticated as 'user' (default: admin)."""
+        if not self.credentials:
+            return Redis(self.redis_port)
+        user = user or "admin"
+        return Redis(self.redis_port, username=user, password=self.credentials[user][1])
 
     def replica_ids(self, service):
         """The ids of the live replicas of 'service' in the Redis registry (taskbus:replicas:<service>)."""

@@ -3,7 +3,10 @@
 up:   starts redis-server and FerretDB (unless REDIS_HOST/REDIS_PORT or MONGO_URI point at existing servers), one
       events replica, one backend per service of task-maps.json, and a frontend on PORT (default 4000); waits until
       GET / answers; prints how to use and stop it. Replica counts: FRONTENDS (ports PORT, PORT+1, ...), EVENTS,
-      BACKENDS (per service).
+      BACKENDS (per service). The redis-server it starts requires a password: scripts/redis_acl.py writes one user
+      per role (and admin) with random passwords into .state/ (mode 0600), and each daemon gets its role's
+      REDIS_USERNAME and REDIS_PASSWORD_FILE. For an existing Redis, REDIS_USERNAME and REDIS_PASSWORD(_FILE) are
+      passed through instead.
 down: stops every process `up` started, by the PIDs it recorded.
 """
 import argparse
@@ -25,6 +28,8 @@ PASSED_THROUGH = ("TASK_TIMEOUT_MS", "LOG_LEVEL", "MAX_BODY", "MAX_CONNECTIONS",
                   "OUTCOME_TTL_S", "TASK_RETENTION_S", "FOLLOW_MS", "IDEMPOTENCY_TTL_S", "HEARTBEAT_MS",
                   "REPLICA_TTL_MS", "BUS_WINDOW", "BUS_MAX_QUEUE", "SHUTDOWN_GRACE_MS",
                   "HEADER_TIMEOUT_MS", "BODY_TIMEOUT_MS", "MAX_CONNECTIONS_PER_IP", "API_TOKENS_FILE")
+# Credentials of an existing Redis (REDIS_HOST/REDIS_PORT); a Redis started here gets generated ones instead.
+REDIS_CREDENTIALS = ("REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE")
 
 
 def up(build):
@@ -38,9 +43,11 @@ def up(build):
     if env.get("API_TOKENS_FILE"):  # the daemons do not run in the caller's folder
         env["API_TOKENS_FILE"] = os.path.abspath(env["API_TOKENS_FILE"])
     redis_port = int(os.environ["REDIS_PORT"]) if "REDIS_PORT" in os.environ else None
+    if redis_port:
+        env.update({k: v for k, v in os.environ.items() if k in REDIS_CREDENTIALS})
     stack = harness.Stack(build, workdir=STATE, frontends=0, events=int(os.environ.get("EVENTS", 1)),
                           backends={s: int(os.environ.get("BACKENDS", 1)) for s in services}, env=env,
-                          redis_port=redis_port, mongo_uri=os.environ.get("MONGO_URI"))
+                          redis_port=redis_port, mongo_uri=os.environ.get("MONGO_URI"), auth=redis_port is None)
     if "REDIS_HOST" in os.environ:
         stack.env["REDIS_HOST"] = os.environ["REDIS_HOST"]
     port = int(os.environ.get("PORT", 4000))
@@ -55,9 +62,12 @@ def up(build):
         sys.exit(f"taskbus: failed to start: {e}\nlogs: {STATE}/*.log")
     with open(PIDS, "w") as f:
         json.dump({"pids": [p.pid for p in stack.daemons + stack.servers]}, f)
+    redis_cli = (f"REDISCLI_AUTH=$(cat .state/redis-admin.password) redis-cli --user admin -p {stack.redis_port}"
+                 if stack.credentials else f"redis-cli -p {stack.redis_port}")
     print(f"""
 taskbus is up: {len(stack.frontend_ports)} frontend(s) on port(s) {', '.join(map(str, stack.frontend_ports))}
   redis  127.0.0.1:{stack.redis_port}    store  {stack.mongo_uri}    logs  .state/*.log
+  {redis_cli}
 
   curl -s -d '{{"a1":5,"a2":10}}' -H 'Content-Type: application/json' localhost:{port}/task
   curl -s localhost:{port}/task/<id>        # the task's history from the event log

@@ -262,7 +262,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     start_redis();
     base = event_base_new();
-    struct bus_config cfg = { "127.0.0.1", redis_port, "bus-test:self", 1, on_message, on_ready, NULL, PING_MS, 3 };
+    struct bus_config cfg = { "127.0.0.1", redis_port, "bus-test:self", 1, on_message, on_ready, NULL, PING_MS, 3, NULL, NULL };
     bus = bus_new(base, &cfg);
     CHECK(bus != NULL);
     if (bus && run_until(is_ready, 5000)) {

@@ -729,12 +729,12 @@ class SilentEvents:
     """Registers as an events replica (a heartbeat in taskbus:replicas:events) and subscribes to its channel, so the
     frontend's publishes reach it; it never answers. close() leaves the registry."""
 
-    def __init__(self, redis_port):
+    def __init__(self, stack):
         self.id = f"events-silent-{os.getpid()}"
-        self.sub = harness.Redis(redis_port)
+        self.sub = stack.redis("events")   # as the events user when the stack runs with auth
         self.sub.command("SUBSCRIBE", f"taskbus:{self.id}")
         self.channel = f"taskbus:{self.id}"
-        self.beat_conn = harness.Redis(redis_port)
+        self.beat_conn = stack.redis("events")
         self.stopping = threading.Event()
         self.beat()
         self.thread = threading.Thread(target=self.heartbeat, daemon=True)
@@ -783,7 +783,7 @@ class Silent(SpecTest):
             cls.stack.start_redis()
             cls.stack.start_frontend(TASK_TIMEOUT_MS=cls.TIMEOUT_MS)
             cls.port = cls.stack.frontend_ports[0]
-            cls.fake = SilentEvents(cls.stack.redis_port)
+            cls.fake = SilentEvents(cls.stack)
             harness.wait_until("GET / to answer 200", lambda: request(cls.port, "GET", "/")[0] == 200, 10)
         except Exception:
             if cls.fake:
@@ -821,7 +821,7 @@ class Silent(SpecTest):
     def test_3_shutting_down_503_on_every_route(self):
         """After SIGTERM, with a request still in flight, a frontend answers every new request on any route 503 with
         Connection: close (then the request in flight too, after SHUTDOWN_GRACE_MS), and exits 0."""
-        fake = SilentEvents(self.stack.redis_port)
+        fake = SilentEvents(self.stack)
         self.addCleanup(fake.close)
         proc = self.stack.start_frontend(TASK_TIMEOUT_MS=20000, SHUTDOWN_GRACE_MS=2000)
         port = self.stack.frontend_ports[-1]

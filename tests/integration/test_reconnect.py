@@ -23,7 +23,8 @@ class Reconnect(harness.StackTest):
         port = self.stack.redis_port
         self.stack.servers.insert(0, harness.Proc(
             "redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                      "--dir", self.stack.dir], os.environ.copy(), os.path.join(self.stack.dir, "redis2.log")))
+                      "--dir", self.stack.dir] + self.stack.acl_args(), os.environ.copy(),
+            os.path.join(self.stack.dir, "redis2.log")))
         self.stack.wait_ready()
         for body, want in [('{"a1": 2, "a2": 3}', "5"), ('{"a1": "re", "a2": "connected"}', "reconnected")]:
             status, reply = harness.http(self.port, "POST", "/task", body)

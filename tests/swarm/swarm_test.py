@@ -4,10 +4,13 @@ under load.
 
 1. docker/build.sh: the local Debian base (once per machine, kept), then the images taskbus, taskbus-redis,
    taskbus-ferretdb and taskbus-lb tagged :swarm-test.
+   docker/secrets.sh: Redis's ACL and one password per role in docker/secrets/ (Docker secrets of the stack;
+   existing passwords are kept; a folder this run created is removed at the end).
 2. `docker swarm init --advertise-addr 127.0.0.1` when this node is not in a swarm (and `docker swarm leave --force`
    at the end; a swarm that was already active is used and left as it was); `docker stack deploy` of
    docker-stack.yaml plus tests/swarm/stack-test.yaml (the store's port published for the checks) on free host
-   ports; wait until every service runs its replicas, all healthy, and GET / answers 200.
+   ports; wait until every service runs its replicas, all healthy, and GET / answers 200; Redis refuses a client
+   without a password (NOAUTH).
 3. Load: the seed's `ab -k -c 10 -n 1000` (no failure allowed), then rounds of `ab -r -k -c 50 -n 20000` and a
    checking load generator (asyncio, 50 keep-alive connections, every request distinct and every response recorded)
    while it scales a backend up and down, `docker kill`s a backend, an events and a frontend container, and rolls an
@@ -46,6 +49,7 @@ TAG = "swarm-test"
 IMAGES = {"TASKBUS_IMAGE": f"taskbus:{TAG}", "REDIS_IMAGE": f"taskbus-redis:{TAG}",
           "MONGO_IMAGE": f"taskbus-ferretdb:{TAG}", "LB_IMAGE": f"taskbus-lb:{TAG}"}
 STACK_FILES = [os.path.join(TOP, "docker-stack.yaml"), os.path.join(TOP, "tests", "swarm", "stack-test.yaml")]
+SECRETS = os.path.join(TOP, "docker", "secrets")   # docker/secrets.sh writes what docker-stack.yaml's secrets read
 REPLICAS = {"FRONTEND_REPLICAS": 3, "EVENTS_REPLICAS": 2, "ARITHMETIC_REPLICAS": 2, "STRING_REPLICAS": 2}
 SERVICES = ["redis", "mongo", "lb", "frontend", "events", "arithmetic", "string"]
 TASK_TIMEOUT_MS = 5000
@@ -442,6 +446,7 @@ class Run:
         self.orch = None
         self.built = []
         self.timings = {}
+        self.made_secrets = False
 
     def error(self, msg):
         self.errors.append(msg)
@@ -485,6 +490,24 @@ class Run:
         self.timings["build"] = time.monotonic() - start
         self.notes.append("base image taskbus-base:bookworm " + ("reused" if base_existed else "built by this run") +
                           "; it is kept as the machine's base (docker image rm taskbus-base:bookworm drops it)")
+
+    def secrets(self):
+        """Write docker/secrets/ with docker/secrets.sh (it keeps passwords that exist and rewrites the ACL)."""
+        self.made_secrets = not os.path.exists(SECRETS)
+        run([os.path.join(TOP, "docker", "secrets.sh")], timeout=60)
+        log("secrets: docker/secrets.sh wrote the Redis ACL and the roles' passwords" +
+            (" (the folder is removed at the end)" if self.made_secrets else " (kept: the folder existed)"))
+
+    def check_redis_auth(self):
+        """Redis must refuse a client that sends no password."""
+        ids = containers(self.orch, "redis")
+        if not ids:
+            raise RuntimeError("no running redis container")
+        p = run(["docker", "exec", ids[0], "redis-cli", "ping"], check=False, timeout=30)
+        answer = (p.stdout + p.stderr).strip()
+        if "NOAUTH" not in answer:
+            raise RuntimeError(f"Redis answered PING without a password: {answer[:200]}")
+        log(f"redis: refuses a client without a password ({answer[:60]})")
 
     def choose(self, env):
         mode = os.environ.get("TASKBUS_SWARM_TEST_MODE", "auto")
@@ -796,6 +819,8 @@ class Run:
             run(["docker", "volume", "rm", vol], check=False)
         for cfg in run(["docker", "config", "ls", "-q", "--filter", f"name={STACK}_"], check=False).stdout.split():
             run(["docker", "config", "rm", cfg], check=False)
+        for sec in run(["docker", "secret", "ls", "-q", "--filter", f"name={STACK}_"], check=False).stdout.split():
+            run(["docker", "secret", "rm", sec], check=False)
 
     def leave_swarm(self):
         if self.started_swarm:
@@ -823,6 +848,9 @@ class Run:
         elif self.built:
             log(f"cleanup: kept images {', '.join(self.built)} (TASKBUS_SWARM_KEEP_IMAGES=1)")
         self.leave_swarm()
+        if self.made_secrets:
+            shutil.rmtree(SECRETS, ignore_errors=True)
+            log("cleanup: removed docker/secrets/ (this run created it)")
         left = []
         left += run(["docker", "ps", "-aq", "--filter", f"name={STACK}_"]).stdout.split()
         left += run(["docker", "volume", "ls", "-q", "--filter", f"name={STACK}_"]).stdout.split()
@@ -847,9 +875,11 @@ class Run:
         tmp = tempfile.mkdtemp(prefix="taskbus-swarm-")
         try:
             self.build()
+            self.secrets()
             self.orch = self.choose(env)
             self.wait_ready()
             self.check_hardening()
+            self.check_redis_auth()
             self.load(tmp)
         except Exception as e:
             self.error(str(e))

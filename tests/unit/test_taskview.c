@@ -65,6 +65,21 @@ static void test_render(void)
     CHECK(v && !strstr(v, "\"result\""));
     free(v);
 
+    /* created is the earliest record's time, also when one falls on a whole second (libbson writes no fraction
+     * then, and "…:00Z" sorts after "…:00.002Z" as text). */
+    const char *whole[] = {
+        "{\"_id\":\"t1:1\",\"task\":\"t1\",\"seq\":1,\"type\":\"dispatched\",\"at\":{\"$date\":\"2026-12-01T20:00:00.002Z\"}}",
+        "{\"_id\":\"t1:0\",\"task\":\"t1\",\"seq\":0,\"type\":\"received\",\"at\":{\"$date\":\"2026-12-01T20:00:00Z\"}}",
+    };
+    v = render(whole, 2, &found);
+    CHECK(v && strstr(v, "\"created\":\"2026-12-01T20:00:00Z\""));
+    free(v);
+    const char *whole2[] = { whole[0], "{\"_id\":\"t1:2\",\"task\":\"t1\",\"seq\":2,\"type\":\"dispatched\","
+                                       "\"at\":{\"$date\":\"2026-12-01T20:00:01Z\"}}" };
+    v = render(whole2, 2, &found);
+    CHECK(v && strstr(v, "\"created\":\"2026-12-01T20:00:00.002Z\""));
+    free(v);
+
     /* The log's answer, as an array, renders the same. */
     char *a = taskview_render_array("t1", "[" RECEIVED "," FAILED "]", &found);
     v = render(failed, 2, &found);
