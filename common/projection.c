@@ -41,11 +41,13 @@ static const char apply_lua[] =
     "if redis.call('PEXPIRETIME', key) < expires then redis.call('PEXPIREAT', key, expires) end\n"
     "if ocreated == ncreated and ostatus == nstatus and oservice == nservice then return 1 end\n"
     "local function member(ms) return string.format('%016d', ms) .. ':' .. id end\n"
+    "local final = {completed = true, failed = true}\n"
     "local function indexes(st, svc)\n"
-    "  local keys = {'taskbus:tasks', 'taskbus:tasks:status:' .. st}\n"
-    "  if svc ~= '' then\n"
-    "    keys[3] = 'taskbus:tasks:service:' .. svc\n"
-    "    keys[4] = 'taskbus:tasks:status:' .. st .. ':service:' .. svc\n"
+    "  local keys = {'taskbus:tasks'}\n"
+    "  if svc ~= '' then keys[#keys + 1] = 'taskbus:tasks:service:' .. svc end\n"
+    "  if final[st] then\n"
+    "    keys[#keys + 1] = 'taskbus:tasks:status:' .. st\n"
+    "    if svc ~= '' then keys[#keys + 1] = 'taskbus:tasks:status:' .. st .. ':service:' .. svc end\n"
     "  end\n"
     "  return keys\n"
     "end\n"
@@ -67,15 +69,17 @@ static const char apply_lua[] =
     "end\n"
     "return 1\n";
 
-/* ARGV: index key, cursor ("" for the first page), limit. Returns the next cursor ("" when there is no more) and
- * then 8 values per task: id, status, taskType, service, created, result, error, code (nil when absent). Members
- * whose hash expired are skipped; at most ten pages' worth are looked at per call. */
+/* ARGV: index key, cursor ("" for the first page), limit, and the only status to keep ("" for any: pending and
+ * running tasks have no set of their own, their listing filters the set of all). Returns the next cursor ("" when
+ * there is no more) and then 8 values per task: id, status, taskType, service, created, result, error, code (nil
+ * when absent). Members whose hash expired, or of another status, are skipped; at most 1,000 plus ten pages' worth
+ * are looked at per call (then the page is short, and the cursor goes on from there). */
 static const char list_lua[] =
-    "local key, after, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local key, after, limit, only = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
     "local max = after == '' and '+' or ('(' .. after)\n"
-    "local out, found, scanned = {''}, 0, 0\n"
-    "while found < limit and scanned < limit * 10 do\n"
-    "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, limit)\n"
+    "local out, found, scanned, chunk = {''}, 0, 0, math.max(limit, 100)\n"
+    "while found < limit and scanned < 1000 + limit * 10 do\n"
+    "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, chunk)\n"
     "  if #members == 0 then return out end\n"
     "  for _, m in ipairs(members) do\n"
     "    scanned = scanned + 1\n"
@@ -83,7 +87,7 @@ static const char list_lua[] =
     "    local id = string.sub(m, 18)\n"
     "    local f = redis.call('HMGET', 'taskbus:task:' .. id, 'status', 'taskType', 'service', 'created',\n"
     "                         'result', 'error', 'code')\n"
-    "    if f[1] then\n"
+    "    if f[1] and (only == '' or f[1] == only) then\n"
     "      out[#out + 1] = id\n"
     "      for i = 1, 7 do out[#out + 1] = f[i] end\n"
     "      found = found + 1\n"
@@ -420,9 +424,9 @@ int projection_list(struct projection *p, const struct taskview_query *q, projec
 {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", q->limit);
-    const char *argv[3] = { q->key, q->after, limit };
-    const size_t lens[3] = { strlen(q->key), strlen(q->after), strlen(limit) };
-    struct call *c = call_new(p, &list_script, 3, argv, lens);
+    const char *argv[4] = { q->key, q->after, limit, q->only };
+    const size_t lens[4] = { strlen(q->key), strlen(q->after), strlen(limit), strlen(q->only) };
+    struct call *c = call_new(p, &list_script, 4, argv, lens);
     if (!c)
         return -1;
     c->done = listed;

@@ -205,7 +205,9 @@ char *taskview_render_array(const char *id, const char *array, int *found)
 
 void taskview_index_key(enum taskview_status status, const char *service, char *key)
 {
-    const char *s = taskview_status_name(status);
+    /* Only final statuses have sets of their own; pending and running tasks are the newest ones, so a listing of
+     * them filters the set of all tasks (or of the service) from its newest end. */
+    const char *s = status == TASKVIEW_COMPLETED || status == TASKVIEW_FAILED ? taskview_status_name(status) : NULL;
     int svc = service && service[0];
     if (s && svc)
         snprintf(key, TASKVIEW_KEY_LEN, "taskbus:tasks:status:%s:service:%s", s, service);
@@ -270,6 +272,8 @@ int taskview_parse_query(const char *status, const char *service, const char *li
         memcpy(q->after, after, strlen(after) + 1);
     }
     taskview_index_key(s, service, q->key);
+    if (s == TASKVIEW_PENDING || s == TASKVIEW_RUNNING)
+        snprintf(q->only, sizeof q->only, "%s", taskview_status_name(s));
     return 0;
 }
 

@@ -44,6 +44,7 @@ void taskview_iso8601(long long ms, char *buf);
 /* A GET /tasks query, validated. */
 struct taskview_query {
     char key[TASKVIEW_KEY_LEN];       /* the index sorted set to read */
+    char only[16];                    /* "pending" or "running": keep only tasks of that status; "" keeps all */
     char after[TASKVIEW_CURSOR_LEN];  /* "" for the first page */
     int limit;
 };
@@ -54,7 +55,8 @@ int taskview_parse_query(const char *status, const char *service, const char *li
                          struct taskview_query *q, char *err);
 
 /* The index key for tasks of 'status' (TASKVIEW_NONE: any) and 'service' (NULL or "": any), into 'key'
- * (TASKVIEW_KEY_LEN bytes). */
+ * (TASKVIEW_KEY_LEN bytes). Only completed and failed tasks have sets of their own (a task enters one once, with
+ * its outcome); for pending or running it is the set of all tasks (of the service), to be filtered. */
 void taskview_index_key(enum taskview_status status, const char *service, char *key);
 
 /* The index member of a task: "<created ms, 16 digits>:<id>", so members sort by creation time, into 'member'

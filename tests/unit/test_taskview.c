@@ -116,11 +116,13 @@ static void test_query(void)
     CHECK_STR_EQ(q.after, "");
     CHECK_INT_EQ(taskview_parse_query("failed", NULL, "100", NULL, &q, err), 0);
     CHECK_STR_EQ(q.key, "taskbus:tasks:status:failed");
+    CHECK_STR_EQ(q.only, "");
     CHECK_INT_EQ(q.limit, 100);
     CHECK_INT_EQ(taskview_parse_query(NULL, "string", "1", NULL, &q, err), 0);
     CHECK_STR_EQ(q.key, "taskbus:tasks:service:string");
     CHECK_INT_EQ(taskview_parse_query("running", "arithmetic", NULL, "0001764619200123:abc-1", &q, err), 0);
-    CHECK_STR_EQ(q.key, "taskbus:tasks:status:running:service:arithmetic");
+    CHECK_STR_EQ(q.key, "taskbus:tasks:service:arithmetic"); /* filtered: running tasks have no set */
+    CHECK_STR_EQ(q.only, "running");
     CHECK_STR_EQ(q.after, "0001764619200123:abc-1");
 
     const char *bad_limits[] = { "0", "101", "x", "5x", "-1", " 5" };
