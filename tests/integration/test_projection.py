@@ -466,6 +466,9 @@ class AsyncFailover(ReadSideTest):
         arith.freeze()
         self.addCleanup(arith.thaw)
         task_id = self.run_async('{"a1": 40, "a2": 2}')
+        for filters in ({"status": "running"}, {"status": "running", "service": "arithmetic"}):
+            self.assertEqual(listed_ids(list_all(self.port, 10, **filters)), [task_id], filters)
+        self.assertEqual(listed_ids(list_all(self.port, 10, status="running", service="string")), [])
         holder = self.stack.mongo().events.find_one({"_id": f"{task_id}:0"})["events"]
         victim = next(d for d in self.stack.daemons
                       if d.name.startswith("events") and self.stack.replica_id(d) == holder)
@@ -475,6 +478,32 @@ class AsyncFailover(ReadSideTest):
         self.assertEqual((final["status"], final.get("result")), ("completed", "42"), final)
         self.assertNotEqual(final["history"][-1]["events"], holder, "the dead replica wrote the outcome")
         self.assert_matches_log(final)
+        self.assertEqual(listed_ids(list_all(self.port, 10, status="running")), [], "still listed as running")
+        self.assertEqual(listed_ids(list_all(self.port, 10, status="completed")), [task_id])
+
+
+class PendingBehindMany(ReadSideTest):
+    """No arithmetic backend at first, and a long deadline: a NUMBER task stays pending while 1,100 STRING tasks
+    are made after it."""
+
+    STACK = dict(backends={"string": 1}, env={"TASK_TIMEOUT_MS": "60000"})
+
+    def test_pending_task_found_behind_many_newer_ones(self):
+        """Promise: GET /tasks?status=pending finds a pending task behind more newer tasks of other statuses than
+        one page looks at: following `next` (pages may be short) lists it exactly once and nothing else; once a
+        backend comes and it completes, it is listed as completed and no longer as pending."""
+        pending = self.run_async('{"m1": 6, "m2": 7}')
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda i: post(self.port, '{"a1": "n", "a2": "%d"}' % i).status, range(1100)))
+        self.assertEqual(statuses, [200] * 1100)
+        for limit, filters in ((1, {}), (20, {}), (3, {"service": "arithmetic"})):
+            with self.subTest(limit=limit, **filters):
+                self.assertEqual(listed_ids(list_all(self.port, limit, status="pending", **filters)), [pending])
+        self.assertEqual(listed_ids(list_all(self.port, 1, status="running")), [])
+        self.stack.start_daemon("backend", SERVICE="arithmetic")
+        self.assertEqual(wait_for_outcome(self.port, pending).get("result"), "42")
+        self.assertEqual(listed_ids(list_all(self.port, 1, status="pending")), [])
+        self.assertEqual(listed_ids(list_all(self.port, 5, status="completed", service="arithmetic")), [pending])
 
 
 # ---- 2. GET /task/{id}
