@@ -466,6 +466,9 @@ class AsyncFailover(ReadSideTest):
         arith.freeze()
         self.addCleanup(arith.thaw)
         task_id = self.run_async('{"a1": 40, "a2": 2}')
+        # Pending until its events replica has seen the backend in the registry (a fresh replica may not have yet).
+        harness.wait_until("the task to be sent to the backend",
+                           lambda: self.task_body(task_id)["status"] == "running", timeout=5)
         for filters in ({"status": "running"}, {"status": "running", "service": "arithmetic"}):
             self.assertEqual(listed_ids(list_all(self.port, 10, **filters)), [task_id], filters)
         self.assertEqual(listed_ids(list_all(self.port, 10, status="running", service="string")), [])
