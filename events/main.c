@@ -125,17 +125,6 @@ static void on_refresh(void *arg)
     router_on_refresh(((struct app *)arg)->router);
 }
 
-static void on_stored_outcome(bson_t *doc, const char *err, void *ctx)
-{
-    struct app *app = ctx;
-    if (doc) {
-        projection_apply(app->projection, doc, NULL, NULL);
-        bson_destroy(doc);
-    } else if (err) {
-        LOG_W("event=projection_outcome_unread error=\"%s\"", err);
-    }
-}
-
 /* A record the router acts on (an outcome, or an async task's arrival), held until Redis has projected it. */
 struct acked {
     struct app *app;
@@ -147,38 +136,66 @@ struct acked {
 static void on_projected(void *arg)
 {
     struct acked *a = arg;
-    router_on_acked(a->ctx, a->doc, a->duplicate, a->app->router);
+    if (a->ctx)
+        router_on_acked(a->ctx, a->doc, a->duplicate, a->app->router);
     bson_destroy(a->doc);
     free(a);
 }
 
+/* Project 'doc' and then hand 'a' to the router (at once when the projection cannot be sent: it is logged). */
+static void project_then_route(struct acked *a, const bson_t *doc)
+{
+    if (projection_apply(a->app->projection, doc, on_projected, a) != 0)
+        on_projected(a);
+}
+
+/* The outcome another replica stored first, read back: it may never have been projected (that replica died after
+ * storing it), so it is projected (idempotent when it was) before this replica answers. */
+static void on_stored_outcome(bson_t *doc, const char *err, void *arg)
+{
+    struct acked *a = arg;
+    if (err)
+        LOG_W("event=projection_outcome_unread error=\"%s\"", err);
+    if (doc) {
+        project_then_route(a, doc);
+        bson_destroy(doc);
+    } else {
+        on_projected(a);
+    }
+}
+
 /* A record is stored: project it, and only then let the router answer what it allows (a 200 or a 202), so a client
  * that reads the task right after its answer finds it, also when Redis had to be sent the script again. A duplicate
- * is not projected: the stored one stands. For an outcome that one may never have been projected (its replica died
- * after storing it), so it is read back from the log and projected (idempotent when it was). */
+ * is not projected: the stored one stands, and for an outcome that one is read back and projected first. Plain
+ * steps are projected without waiting. */
 static void on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct app *app = arg;
     bson_iter_t it;
-    if (duplicate) {
-        if (record_is_outcome(doc) && bson_iter_init_find(&it, doc, "task") && BSON_ITER_HOLDS_UTF8(&it))
-            store_outcome(app->store, bson_iter_utf8(&it, NULL), on_stored_outcome, app);
-        router_on_acked(ctx, doc, duplicate, app->router);
-        return;
-    }
-    if (!ctx) {
-        projection_apply(app->projection, doc, NULL, NULL);
+    int outcome = record_is_outcome(doc);
+    if (!ctx && (duplicate || !outcome)) {
+        if (!duplicate)
+            projection_apply(app->projection, doc, NULL, NULL);
         return;
     }
     struct acked *a = malloc(sizeof *a);
     if (a)
         *a = (struct acked){ app, ctx, bson_copy(doc), duplicate };
-    if (!a || !a->doc || projection_apply(app->projection, doc, on_projected, a) != 0) {
+    if (!a || !a->doc) {
         if (a)
             bson_destroy(a->doc);
         free(a);
-        router_on_acked(ctx, doc, duplicate, app->router); /* not projected (logged): the answer still leaves */
+        if (!duplicate)
+            projection_apply(app->projection, doc, NULL, NULL);
+        if (ctx)
+            router_on_acked(ctx, doc, duplicate, app->router);
+        return;
     }
+    if (!duplicate)
+        project_then_route(a, doc);
+    else if (!outcome || !bson_iter_init_find(&it, doc, "task") || !BSON_ITER_HOLDS_UTF8(&it) ||
+             store_outcome(app->store, bson_iter_utf8(&it, NULL), on_stored_outcome, a) != 0)
+        on_projected(a);
 }
 
 /* The bus is up. After a reconnect, results sent meanwhile are lost: tasks out at backends go out again at the
