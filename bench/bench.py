@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shlex
 import shutil
 import subprocess
@@ -518,14 +517,7 @@ def plot(rows, out_png, tmp):
 
 # ---------------------------------------------------------------- the run
 
-def raise_nofile(need):
-    """Raise the soft open-files limit to the hard one (children inherit it); return (limit, enough)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
-    if soft != resource.RLIM_INFINITY and soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return soft, soft == resource.RLIM_INFINITY or soft >= need
+raise_nofile = harness.raise_nofile  # soak.py calls bench.raise_nofile
 
 
 def main():

@@ -6,6 +6,7 @@ kept, and stopped by PID. A daemon that exits non-zero (a crash, or a leak under
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -22,6 +23,16 @@ sys.path.insert(0, os.path.join(TOP, "scripts"))
 import redis_acl  # noqa: E402
 
 FERRETDB = os.path.join(TOP, ".local", "bin", "ferretdb")
+
+
+def raise_nofile(need):
+    """Raise the soft open-files limit to the hard one (children inherit it); return (limit, enough for 'need')."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft, soft == resource.RLIM_INFINITY or soft >= need
 
 
 def free_port():

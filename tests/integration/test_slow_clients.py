@@ -2,7 +2,6 @@
 steadily the bytes come, while IDLE_TIMEOUT_S is reset by each of them), other clients are served meanwhile, and
 MAX_CONNECTIONS_PER_IP caps the connections of one address."""
 import os
-import resource
 import select
 import socket
 import sys
@@ -23,13 +22,9 @@ HEAD = b"POST /task HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/jso
 
 
 def raise_nofile(need):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
-    if soft != resource.RLIM_INFINITY and soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft != resource.RLIM_INFINITY and soft < need:
-        raise unittest.SkipTest(f"open files limit {soft} is below the {need} this test needs")
+    soft, enough = harness.raise_nofile(need)
+    if not enough:
+        raise RuntimeError(f"open files limit {soft} is below the {need} this test needs (raise ulimit -Hn)")
 
 
 def connect(port, source="127.0.0.1"):
