@@ -64,15 +64,16 @@ static void on_resumed(void *arg)
     event_active(h->kick, EV_TIMEOUT, 0);
 }
 
-/* Queue 'body' (malloc'd, owned from here on; NULL means out of memory and becomes a 500) with 'status'. Every 503
- * says when to retry; while stopping, every answer closes its connection so a client or a load balancer that keeps
- * connections open moves to another replica instead of sending its next request here. A 202 says where the task
- * is ('accepted': its id). */
+/* Queue 'body' (malloc'd, owned from here on; NULL means out of memory and becomes a 500) with 'status' and the
+ * header pairs in 'headers' (name, value, ..., NULL; may be NULL). Every 503 says when to retry; while stopping,
+ * every answer closes its connection so a client or a load balancer that keeps connections open moves to another
+ * replica instead of sending its next request here. */
 static enum MHD_Result respond(struct http *h, struct MHD_Connection *conn, int status, char *body,
-                               const char *allow, const char *accepted)
+                               const char *const *headers)
 {
     if (!body) {
         status = 500;
+        headers = NULL;
         body = strdup("{\"message\":\"FAIL\",\"error\":\"out of memory\"}");
         if (!body)
             return MHD_NO;
@@ -83,16 +84,10 @@ static enum MHD_Result respond(struct http *h, struct MHD_Connection *conn, int 
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    if (allow)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    for (; headers && headers[0]; headers += 2)
+        MHD_add_response_header(resp, headers[0], headers[1]);
     if (status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    if (status == 202 && accepted) {
-        char location[TASK_ID_LEN + 8];
-        snprintf(location, sizeof location, "/task/%s", accepted);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-        MHD_add_response_header(resp, "Preference-Applied", "respond-async");
-    }
     if (h->stopping)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
@@ -103,27 +98,26 @@ static enum MHD_Result respond(struct http *h, struct MHD_Connection *conn, int 
 static enum MHD_Result respond_error(struct http *h, struct MHD_Connection *conn, int status, const char *error,
                                      const char *allow)
 {
-    return respond(h, conn, status, reply_error(error, NULL), allow, NULL);
+    const char *headers[] = { MHD_HTTP_HEADER_ALLOW, allow, NULL };
+    return respond(h, conn, status, reply_error(error, NULL), allow ? headers : NULL);
 }
 
 /* 401 with the reason and the Bearer challenge. Never echoes what the client sent. */
 static enum MHD_Result respond_unauthorized(struct http *h, struct MHD_Connection *conn, enum auth_result r)
 {
-    char *body = reply_error(auth_reason(r), NULL);
-    if (!body)
-        return respond(h, conn, 500, NULL, NULL, NULL);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, auth_challenge(r));
-    if (h->stopping)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    const char *headers[] = { MHD_HTTP_HEADER_WWW_AUTHENTICATE, auth_challenge(r), NULL };
+    return respond(h, conn, MHD_HTTP_UNAUTHORIZED, reply_error(auth_reason(r), NULL), headers);
+}
+
+/* The answer a suspended request got; a 202 says where the task is. */
+static enum MHD_Result respond_done(struct http *h, struct request *req)
+{
+    char *body = req->response;
+    char location[TASK_ID_LEN + 8];
+    snprintf(location, sizeof location, "/task/%s", req->task_id);
+    const char *accepted[] = { MHD_HTTP_HEADER_LOCATION, location, "Preference-Applied", "respond-async", NULL };
+    req->response = NULL;
+    return respond(h, req->conn, req->status, body, req->status == 202 ? accepted : NULL);
 }
 
 /* The connection's deadlines (conn_deadline.h), or NULL when it has none (out of memory at its start). */
@@ -148,7 +142,7 @@ static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
         snprintf(err, sizeof err, "events refuses new tasks: %s", refusal);
         return respond_error(h, conn, 503, err, NULL);
     }
-    return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL, NULL);
+    return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
 }
 
 /* GET /tasks: validate the query, then read the page. */
@@ -257,11 +251,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (req->state == REQUEST_DONE) {
-        char *body = req->response;
-        req->response = NULL;
-        return respond(h, conn, req->status, body, NULL, req->task_id);
-    }
+    if (req->state == REQUEST_DONE)
+        return respond_done(h, req);
     if (*upload_data_size) {
         /* While stopping the body is read (so the 503 reaches the client instead of a reset) but not kept. */
         if (!h->stopping && append_body(h, req, upload_data, *upload_data_size) != 0)
