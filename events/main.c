@@ -150,32 +150,37 @@ static void project_then_route(struct acked *a, const bson_t *doc)
 }
 
 /* The outcome another replica stored first, read back: it may never have been projected (that replica died after
- * storing it), so it is projected (idempotent when it was) before this replica answers. */
+ * storing it), so it is projected now (idempotent when it was). The answer did not wait for this read: on FerretDB
+ * a lookup scans the log, and answers held behind such reads time out (make chaos showed it after a Redis restart,
+ * when many handed-over tasks found their outcome stored). */
 static void on_stored_outcome(bson_t *doc, const char *err, void *arg)
 {
-    struct acked *a = arg;
+    struct app *app = arg;
     if (err)
         LOG_W("event=projection_outcome_unread error=\"%s\"", err);
     if (doc) {
-        project_then_route(a, doc);
+        projection_apply(app->projection, doc, NULL, NULL);
         bson_destroy(doc);
-    } else {
-        on_projected(a);
     }
 }
 
 /* A record is stored: project it, and only then let the router answer what it allows (a 200 or a 202), so a client
  * that reads the task right after its answer finds it, also when Redis had to be sent the script again. A duplicate
- * is not projected: the stored one stands, and for an outcome that one is read back and projected first. Plain
- * steps are projected without waiting. */
+ * is not projected: the stored one stands; for an outcome that one is read back and projected beside the answer.
+ * Plain steps are projected without waiting. */
 static void on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct app *app = arg;
     bson_iter_t it;
-    int outcome = record_is_outcome(doc);
-    if (!ctx && (duplicate || !outcome)) {
-        if (!duplicate)
-            projection_apply(app->projection, doc, NULL, NULL);
+    if (duplicate) {
+        if (record_is_outcome(doc) && bson_iter_init_find(&it, doc, "task") && BSON_ITER_HOLDS_UTF8(&it))
+            store_outcome(app->store, bson_iter_utf8(&it, NULL), on_stored_outcome, app);
+        if (ctx)
+            router_on_acked(ctx, doc, duplicate, app->router);
+        return;
+    }
+    if (!ctx) {
+        projection_apply(app->projection, doc, NULL, NULL);
         return;
     }
     struct acked *a = malloc(sizeof *a);
@@ -185,17 +190,11 @@ static void on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
         if (a)
             bson_destroy(a->doc);
         free(a);
-        if (!duplicate)
-            projection_apply(app->projection, doc, NULL, NULL);
-        if (ctx)
-            router_on_acked(ctx, doc, duplicate, app->router);
+        projection_apply(app->projection, doc, NULL, NULL);
+        router_on_acked(ctx, doc, duplicate, app->router); /* the answer still leaves */
         return;
     }
-    if (!duplicate)
-        project_then_route(a, doc);
-    else if (!outcome || !bson_iter_init_find(&it, doc, "task") || !BSON_ITER_HOLDS_UTF8(&it) ||
-             store_outcome(app->store, bson_iter_utf8(&it, NULL), on_stored_outcome, a) != 0)
-        on_projected(a);
+    project_then_route(a, doc);
 }
 
 /* The bus is up. After a reconnect, results sent meanwhile are lost: tasks out at backends go out again at the
