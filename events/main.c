@@ -13,7 +13,6 @@
 #include "msg.h"
 #include "projection.h"
 #include "rebuild.h"
-#include "record.h"
 #include "registry.h"
 #include "router.h"
 #include "secret.h"
@@ -149,32 +148,16 @@ static void project_then_route(struct acked *a, const bson_t *doc)
         on_projected(a);
 }
 
-/* The outcome another replica stored first, read back: it may never have been projected (that replica died after
- * storing it), so it is projected now (idempotent when it was). The answer did not wait for this read: on FerretDB
- * a lookup scans the log, and answers held behind such reads time out (make chaos showed it after a Redis restart,
- * when many handed-over tasks found their outcome stored). */
-static void on_stored_outcome(bson_t *doc, const char *err, void *arg)
-{
-    struct app *app = arg;
-    if (err)
-        LOG_W("event=projection_outcome_unread error=\"%s\"", err);
-    if (doc) {
-        projection_apply(app->projection, doc, NULL, NULL);
-        bson_destroy(doc);
-    }
-}
-
 /* A record is stored: project it, and only then let the router answer what it allows (a 200 or a 202), so a client
- * that reads the task right after its answer finds it, also when Redis had to be sent the script again. A duplicate
- * is not projected: the stored one stands; for an outcome that one is read back and projected beside the answer.
- * Plain steps are projected without waiting. */
+ * that reads the task right after its answer finds it, also when Redis had to be sent the script again. Plain steps
+ * are projected without waiting. A duplicate is not projected: the stored one stands, and its writer projected it
+ * (unless it died in between: then `events --rebuild` does). Reading it back to project it here cost a FerretDB
+ * scan per duplicate on the reader thread, which the router's own reads of stored outcomes queued behind: make
+ * chaos saw answers time out after a Redis restart and a store outage. */
 static void on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct app *app = arg;
-    bson_iter_t it;
     if (duplicate) {
-        if (record_is_outcome(doc) && bson_iter_init_find(&it, doc, "task") && BSON_ITER_HOLDS_UTF8(&it))
-            store_outcome(app->store, bson_iter_utf8(&it, NULL), on_stored_outcome, app);
         if (ctx)
             router_on_acked(ctx, doc, duplicate, app->router);
         return;
