@@ -699,9 +699,9 @@ def main():
             tasks.update(again)
             log(f"log: {len(candidates)} ids seen in answers had no outcome; {late} of them have one "
                 f"{TASK_TIMEOUT_MS / 1000:.0f} s later")
-        # Records stored while redis-server was down (restarted) could not be projected; tasks handed over after it
-        # heal their status, not their history. The log is the source of truth: a rebuild must make the projection
-        # agree with it, record for record.
+        # Records stored while redis-server was down (restarted), or by an events replica killed before it projected
+        # them, are not in the projection. The log is the source of truth: a rebuild must make the projection agree
+        # with it, record for record.
         projection["before"] = len(projection_mismatches(stack, tasks))
         projection["rebuild"] = rebuild_projection(stack)
         projection["after"] = projection_mismatches(stack, tasks)
