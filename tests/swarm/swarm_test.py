@@ -423,6 +423,16 @@ def containers(orch, service, healthy=False):
     return run(args).stdout.split()
 
 
+def out_of_memory(orch):
+    """The containers of the stack (running or exited) that the kernel's OOM killer stopped: a service outgrew its
+    memory limit, which no kill of the test explains."""
+    ids = run(["docker", "ps", "-a", "-q", "--no-trunc"] + orch.label_filter()).stdout.split()
+    if not ids:
+        return []
+    p = run(["docker", "inspect", "--format", "{{.Name}} {{.State.OOMKilled}}"] + ids, check=False)
+    return [line.split()[0].lstrip("/") for line in p.stdout.splitlines() if line.endswith(" true")]
+
+
 def wait_healthy(orch, service, n, timeout=180):
     def check():
         running = containers(orch, service)
@@ -951,7 +961,9 @@ class Run:
         log(f"load: done in {load_seconds:.0f}s; checker {len(records)} requests ({len(records) / load_seconds:.0f}/s)"
             f", ab {len(rounds)} round(s) of {AB_REQUESTS}")
 
-        # 3. The stack must be whole again, and still answer.
+        # 3. The stack must be whole again, and still answer; no container may have outgrown its memory limit.
+        for name in out_of_memory(self.orch):
+            self.error(f"{name} was killed by the OOM killer: it outgrew the memory limit of docker-stack.yaml")
         status, text = http_get(self.port)
         if status != 200:
             self.error(f"after the load, GET / answered {status} {text[:200]}")
