@@ -10,8 +10,10 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "registry.h"
+#include "telemetry.h"
 
 static const char *service;
 static long shutdown_grace_ms;
@@ -28,9 +30,24 @@ struct app {
     struct event_base *base;
     struct bus *bus;
     struct registry *reg;
+    struct telemetry *telemetry;
     char self_id[REPLICA_ID_LEN];
     unsigned long long done, failed, bad;
+    struct metric *tasks;                /* by outcome */
+    struct metric_series *compute;       /* seconds per task */
 };
+
+static void declare_metrics(struct app *app)
+{
+    struct metrics *m = telemetry_metrics(app->telemetry);
+    app->tasks = metrics_add(m, METRIC_COUNTER, "taskbus_backend_tasks_total",
+                             "Task messages this backend answered, by service and outcome (completed, failed: the "
+                             "task has no result (422), error: the backend could not compute it, bad_message).",
+                             "service,outcome", NULL, 0);
+    app->compute = metric_labels(metrics_add(m, METRIC_HISTOGRAM, "taskbus_backend_compute_seconds",
+                                             "Time a backend spent computing one task.", "service",
+                                             METRIC_SECONDS_BUCKETS, METRIC_SECONDS_BUCKETS_N), service, NULL, NULL);
+}
 
 /* Answer one task message: the result, or the reason there is none. */
 static void on_message(const char *data, size_t len, void *arg)
@@ -53,7 +70,9 @@ static void on_message(const char *data, size_t len, void *arg)
         out.status = 400;
         out.error = err;
     } else {
+        double started = clock_mono_s();
         int rc = compute_task(&in.task, &result, err);
+        metric_observe(app->compute, clock_mono_s() - started);
         out.status = rc == 0 ? 200 : rc == -1 ? 422 : 500;
         out.result = result;
         out.error = rc == 0 ? NULL : rc == -1 ? err : "backend out of memory";
@@ -64,6 +83,8 @@ static void on_message(const char *data, size_t len, void *arg)
         app->done++;
     else
         app->failed++;
+    metric_add(metric_labels(app->tasks, service, out.status == 200 ? "completed" : out.status == 422 ? "failed"
+                             : out.status == 400 ? "bad_message" : "error", NULL), 1);
     char *text = msg_encode(&out);
     if (!text || bus_publish(app->bus, in.reply_to, text, strlen(text), NULL, NULL) != 0)
         LOG_W("event=answer_lost task=%s", in.id);
@@ -108,14 +129,22 @@ int main(int argc, char **argv)
                              &app, ds->heartbeat_ms, ds->bus_max_queue, ds->redis_username, ds->redis_password };
     app.bus = bus_new(app.base, &bc);
     app.reg = registry_new(app.base, app.bus, service, app.self_id, ds->heartbeat_ms, ds->replica_ttl_ms, NULL, NULL);
-    if (!app.base || !signals || !app.bus || !app.reg) {
+    app.telemetry = telemetry_new(ds->metrics, "backend", service, app.self_id);
+    if (!app.base || !signals || !app.bus || !app.reg || !app.telemetry) {
         fprintf(stderr, "backend: out of memory at start-up\n");
+        return 1;
+    }
+    declare_metrics(&app);
+    char err[TELEMETRY_ERR_LEN];
+    if (telemetry_start(app.telemetry, app.base, app.bus, ds->metrics_port, NULL, NULL, err) != 0) {
+        fprintf(stderr, "backend: %s\n", err);
         return 1;
     }
     LOG_I("event=started service=%s redis=%s:%ld", service, ds->redis_host, ds->redis_port);
     event_base_dispatch(app.base);
     LOG_I("event=stopped done=%llu failed=%llu bad_messages=%llu", app.done, app.failed, app.bad);
     bus_free(app.bus);
+    telemetry_free(app.telemetry);
     registry_free(app.reg);
     daemon_signals_free(signals);
     event_base_free(app.base);

@@ -584,6 +584,7 @@ void bus_get_stats(const struct bus *b, struct bus_stats *out)
 {
     *out = b->stats;
     out->queued = b->queued;
+    out->outstanding = (size_t)b->outstanding;
 }
 
 void bus_free(struct bus *b)

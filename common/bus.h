@@ -55,6 +55,7 @@ struct bus_stats {
     unsigned long long published;       /* publishes accepted by bus_publish */
     unsigned long long failed;          /* publish callbacks that got -1 */
     size_t queued;                      /* publishes waiting in the local queue now */
+    size_t outstanding;                 /* publishes sent to Redis and not answered yet (at most the window) */
     size_t max_queued;                  /* the most that ever waited there at once */
     unsigned long long reconnects;      /* connections (publish or subscribe) re-established after one was lost */
     unsigned long long watchdog_drops;  /* connections dropped because they did not answer the watchdog */

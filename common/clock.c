@@ -22,6 +22,13 @@ long long clock_mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+double clock_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void clock_random(void *buf, size_t n)
 {
     /* Reads above 256 bytes may come back short when a signal interrupts them: read on until all are there. */

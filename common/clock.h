@@ -14,6 +14,9 @@ struct timeval clock_timeval(long ms);
 /* Milliseconds of a monotonic clock: for local deadlines. */
 long long clock_mono_ms(void);
 
+/* Seconds of the monotonic clock, with its full resolution: for latency histograms. */
+double clock_mono_s(void);
+
 /* Write a replica id "<service>-<hostname>-<pid>-<random hex>" into 'buf' ('len' bytes). Unique across hosts,
  * restarts and containers that share a pid namespace. */
 void clock_replica_id(const char *service, char *buf, size_t len);

@@ -36,6 +36,12 @@ static const struct config_var shared[] = {
       "publishes queued locally beyond BUS_WINDOW; past it a publish fails at once (the frontend answers 503)",
       &daemon_settings.bus_max_queue },
     { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &daemon_settings.log_level_name },
+    { "METRICS", CONFIG_STRING, "on", 1, 0,
+      "on: count Prometheus metrics and share them with the dashboard through Redis once a second; off: neither "
+      "(a measurement mode for the overhead)", &daemon_settings.metrics_name },
+    { "METRICS_PORT", CONFIG_INT, "0", 0, 65535,
+      "serve GET /metrics on this port from a thread of its own (0: no such listener; the frontend also serves it "
+      "on PORT)", &daemon_settings.metrics_port },
 };
 
 #define DAEMON_MAX_VARS 32
@@ -55,6 +61,12 @@ void daemon_configure(int argc, char **argv, const char *daemon, const char *pur
                 daemon_settings.log_level_name);
         exit(1);
     }
+    if (strcmp(daemon_settings.metrics_name, "on") != 0 && strcmp(daemon_settings.metrics_name, "off") != 0) {
+        fprintf(stderr, "%s: invalid configuration: METRICS=%s is not on or off\n", daemon,
+                daemon_settings.metrics_name);
+        exit(1);
+    }
+    daemon_settings.metrics = strcmp(daemon_settings.metrics_name, "on") == 0;
     static char redis_password[SECRET_LEN];
     daemon_settings.redis_password = daemon_secret(daemon, "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", redis_password);
     if (!*daemon_settings.redis_username)

@@ -15,10 +15,11 @@ struct daemon_signals;
  * (no AUTH), else REDIS_PASSWORD or the first line of REDIS_PASSWORD_FILE; 'redis_username' is NULL for the
  * "default" user. Neither is ever printed. */
 struct daemon_settings {
-    const char *redis_host, *log_level_name;
+    const char *redis_host, *log_level_name, *metrics_name;
     const char *redis_username, *redis_password, *redis_password_file;
-    long redis_port, heartbeat_ms, replica_ttl_ms, bus_window, bus_max_queue;
+    long redis_port, heartbeat_ms, replica_ttl_ms, bus_window, bus_max_queue, metrics_port;
     enum log_level log_level;
+    int metrics;                   /* METRICS=on */
 };
 
 extern struct daemon_settings daemon_settings;

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "mailbox.h"
 #include "msg.h"
 #include "secret.h"
@@ -67,6 +68,7 @@ struct store {
     struct mailbox *mailbox;
     store_acked_fn on_acked;
     void *arg;
+    struct metric_series *m_batch, *m_insert, *m_commit;   /* store_set_metrics; NULL: none */
 };
 
 /* The password of the URI being used, as written and as decoded: libmongoc's messages never show them. Set before
@@ -195,6 +197,7 @@ static void write_appends(struct store *s, mongoc_collection_t *coll, struct ite
     bson_error_t error;
     long backoff = 10;
     int stored, tries = 0;
+    double started = clock_mono_s();
     while (tries++, !(stored = insert_batch(coll, items, n, dup, &error))) {
         if (error.domain == MONGOC_ERROR_COMMAND && error.code == MONGOC_ERROR_COMMAND_INVALID_ARG) {
             /* Client-side validation: retrying cannot help. Documents are validated before they get here. */
@@ -217,9 +220,13 @@ static void write_appends(struct store *s, mongoc_collection_t *coll, struct ite
     bson_t **docs = calloc(n, sizeof *docs);
     unsigned char *dups = calloc(n, 1);
     long long now = clock_mono_ms(), lag = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (now - items[i]->t0 > lag)
             lag = now - items[i]->t0;
+        metric_observe(s->m_commit, (double)(now - items[i]->t0) / 1000.0);
+    }
+    metric_observe(s->m_batch, (double)n);
+    metric_observe(s->m_insert, clock_mono_s() - started);
     pthread_mutex_lock(&s->lock);
     s->stats.backlog -= n;
     s->stats.batches++;
@@ -609,6 +616,14 @@ int store_append(struct store *s, bson_t *doc, void *ctx)
     it->t0 = clock_mono_ms();
     enqueue(s, it);
     return 0;
+}
+
+void store_set_metrics(struct store *s, struct metric_series *batch_records, struct metric_series *insert_seconds,
+                       struct metric_series *commit_seconds)
+{
+    s->m_batch = batch_records;
+    s->m_insert = insert_seconds;
+    s->m_commit = commit_seconds;
 }
 
 size_t store_backlog(struct store *s)

@@ -54,6 +54,12 @@ struct store *store_new(struct event_base *base, const char *uri, long max_batch
  * memory (then 'doc' is destroyed and nothing is acknowledged). Loop thread. */
 int store_append(struct store *s, bson_t *doc, void *ctx);
 
+/* Observe each bulk insert's records and duration (seconds, retries included) and each record's time from
+ * store_append to stored (seconds) in these histograms (metrics.h; any may be NULL). Call before the first
+ * store_append. */
+struct metric_series;
+void store_set_metrics(struct store *s, struct metric_series *batch_records, struct metric_series *insert_seconds,
+                       struct metric_series *commit_seconds);
 /* Records appended and not yet stored (or given up). Any thread. */
 size_t store_backlog(struct store *s);
 

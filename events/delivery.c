@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "store.h"
 
@@ -113,6 +114,9 @@ void delivery_send(struct job *job)
     memcpy(job->token, out.token, sizeof job->token);
     snprintf(job->backend, sizeof job->backend, "%s", rep->id);
     job->attempts++;
+    job->sent = clock_mono_s();
+    if (job->attempts == 1)
+        metric_observe(r->cfg.metrics.queue, job->sent - job->arrived);
     job->callbacks++;
     rep->outstanding++;
     job->counted = 1;

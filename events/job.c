@@ -201,6 +201,7 @@ struct job *job_new(struct router *r, struct msg *m)
     if (!job)
         return NULL;
     job->r = r;
+    job->arrived = clock_mono_s();
     memcpy(job->id, m->id, sizeof job->id);
     job->seq = m->handoff * STORE_HANDOFF_STRIDE; /* a handed-over task's steps never collide with earlier ones */
     job->task = *m;

@@ -51,6 +51,7 @@ struct job {
     int joins;
     int redeliver;                   /* send again at the next refresh (the bus reconnected) */
     int from_kept;                   /* the answer is the one kept for the task (outcome.h), not computed here */
+    double arrived, sent;            /* clock_mono_s() at arrival and at the current attempt's send */
 };
 
 /* job.c */

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
+#include "instruments.h"
 #include "log.h"
 #include "msg.h"
 #include "projection.h"
@@ -18,6 +19,7 @@
 #include "secret.h"
 #include "store.h"
 #include "taskmap.h"
+#include "telemetry.h"
 
 static const char *mongo_uri, *mongo_uri_file, *task_maps;
 static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s;
@@ -52,6 +54,8 @@ struct app {
     struct store *store;
     struct router *router;
     struct projection *projection;
+    struct telemetry *telemetry;
+    struct instruments ins;
     struct event *grace;
     int was_ready;
 };
@@ -255,6 +259,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "events: %s\n", err);
         return 1;
     }
+    app.telemetry = telemetry_new(ds->metrics, "events", "events", self_id);
+    struct router_metrics rm = { 0 };
+    struct metric_series *store_batch_m = NULL, *store_insert_m = NULL, *store_commit_m = NULL;
+    instruments_declare(&app.ins, telemetry_metrics(app.telemetry), &rm, &store_batch_m, &store_insert_m,
+                        &store_commit_m);
+    store_set_metrics(app.store, store_batch_m, store_insert_m, store_commit_m);
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
                              &app, ds->heartbeat_ms, ds->bus_max_queue, ds->redis_username, ds->redis_password };
     /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
@@ -264,7 +274,8 @@ int main(int argc, char **argv)
                            &app);
     struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog, io_outcome_keep,
                             io_outcome_replace, io_outcome_load, io_outcome_read };
-    struct router_config rc = { map, self_id, { NULL, NULL }, max_jobs, max_backlog, max_attempts, outcome_ttl_s };
+    struct router_config rc = { map, self_id, { NULL, NULL }, max_jobs, max_backlog, max_attempts, outcome_ttl_s,
+                                rm };
     int watched = app.reg != NULL;
     for (int t = TASK_NUMBER; t <= TASK_STRING && watched; t++) {
         const char *service = taskmap_route(&map, (enum task_type)t);
@@ -272,8 +283,20 @@ int main(int argc, char **argv)
         watched = !service || rc.sets[t];
     }
     app.router = watched ? router_new(app.base, &io, &rc) : NULL;
-    if (!signals || !app.grace || !app.bus || !app.projection || !app.reg || !app.router) {
+    if (!signals || !app.grace || !app.bus || !app.projection || !app.reg || !app.router || !app.telemetry) {
         fprintf(stderr, "events: out of memory at start-up\n");
+        return 1;
+    }
+    app.ins.router = app.router;
+    app.ins.store = app.store;
+    app.ins.projection = app.projection;
+    for (int t = TASK_NUMBER; t <= TASK_STRING; t++) {
+        app.ins.services[t] = taskmap_route(&map, (enum task_type)t);
+        app.ins.sets[t] = rc.sets[t];
+    }
+    char terr[TELEMETRY_ERR_LEN];
+    if (telemetry_start(app.telemetry, app.base, app.bus, ds->metrics_port, instruments_sample, &app.ins, terr) != 0) {
+        fprintf(stderr, "events: %s\n", terr);
         return 1;
     }
     LOG_I("event=started redis=%s:%ld store_batch=%ld", ds->redis_host, ds->redis_port, store_batch);
@@ -295,6 +318,7 @@ int main(int argc, char **argv)
     projection_get_stats(app.projection, &ps);
     LOG_I("event=projection applied=%llu failed=%llu", ps.applied, ps.failed);
     bus_free(app.bus);
+    telemetry_free(app.telemetry);
     projection_free(app.projection);
     registry_free(app.reg);
     router_free(app.router);

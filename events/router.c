@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "job.h"
+#include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "record.h"
 #include "taskview.h"
@@ -55,6 +57,12 @@ static void answer(struct router *r, struct job *job)
         answer_one(r, job, job->join_to[i], job->join_ref[i]);
     r->stats.answered++;
     job->answered = 1;
+    const struct router_metrics *m = &r->cfg.metrics;
+    int status = job->answer.status;
+    metric_add(metric_labels(m->tasks, task_type_name(job->task.task.type), job->service ? job->service : "none",
+                             status == 200 ? "completed" : status < 500 ? "failed" : "error"), 1);
+    metric_observe(m->in_events, clock_mono_s() - job->arrived);
+    metric_observe(m->attempts, job->attempts);
     job_release(job);
 }
 
@@ -222,6 +230,7 @@ static void on_result(struct router *r, struct msg *m)
         LOG_D("event=stale_result task=%s", m->id);
         return;
     }
+    metric_observe(r->cfg.metrics.backend, clock_mono_s() - job->sent);
     job_finish(job, m->status, m->result, m->error);
 }
 

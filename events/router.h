@@ -35,6 +35,14 @@ struct router_io {
     int (*outcome_read)(void *store, const char *task_id, store_outcome_fn cb, void *ctx);
 };
 
+/* Where the router counts (metrics.h); every member may be NULL (METRICS=off, or a test). */
+struct router_metrics {
+    struct metric *tasks;                /* answered tasks by type, service and outcome */
+    struct metric_series *queue;         /* seconds from arrival to the first send to a backend */
+    struct metric_series *backend;       /* seconds from a send to the backend's result */
+    struct metric_series *in_events;     /* seconds from arrival to the answer */
+    struct metric_series *attempts;      /* sends to backends per answered task */
+};
 struct router_config {
     struct taskmap map;
     const char *self_id;                 /* this replica's id (copied) */
@@ -43,6 +51,7 @@ struct router_config {
     long max_backlog;                    /* store records waiting before new tasks are refused with 503 */
     long max_attempts;                   /* sends of one task to backend replicas before it fails */
     long outcome_ttl_s;                  /* how long answers are kept for handed-over tasks (outcome.h) */
+    struct router_metrics metrics;
 };
 
 struct router_stats {

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "idem.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "reply.h"
 #include "route.h"
@@ -105,6 +106,7 @@ static int send_outbound(struct dispatch *d, struct request *req, const char *pr
     msg_channel(channel, rep->id);
     if (d->io.publish(d->io.ctx, channel, req->outbound, strlen(req->outbound), on_published, req) != 0)
         return -1;
+    req->published = clock_mono_s();
     release_replica(d, req);
     snprintf(req->events_id, sizeof req->events_id, "%s", rep->id);
     rep->outstanding++;
@@ -124,6 +126,8 @@ static void on_published(long long receivers, void *arg)
     struct request *req = arg;
     struct dispatch *d = req->via;
     req->publishing--;
+    if (receivers > 0)
+        metric_observe(d->cfg.publish_seconds, clock_mono_s() - req->published);
     if (receivers > 0 || !following(req)) {
         request_release(req, 0);
         return;

@@ -33,12 +33,14 @@ struct dispatch_io {
     int (*unclaim)(void *ctx, const char *key);
 };
 
+struct metric_series;
 struct dispatch_config {
     const char *self_id;        /* copied */
     long timeout_ms;            /* the budget sent with each task */
     long orphan_ms;             /* how long a task is followed after its client got a 504 */
     long max_orphans;           /* tasks followed after a 504 at most (beyond, they are only logged) */
     long idempotency_ttl_s;     /* how long an Idempotency-Key is remembered */
+    struct metric_series *publish_seconds; /* each PUBLISH's round trip to Redis (metrics.h); may be NULL */
 };
 
 struct dispatch_stats {

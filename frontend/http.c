@@ -15,12 +15,15 @@
 #include "conn_deadline.h"
 #include "dispatch.h"
 #include "idem.h"
+#include "instruments.h"
 #include "log.h"
+#include "metrics.h"
 #include "pending.h"
 #include "reads.h"
 #include "reply.h"
 #include "route.h"
 #include "task.h"
+#include "telemetry.h"
 #include "tokens.h"
 
 struct http {
@@ -34,6 +37,10 @@ struct http {
     struct reads *reads;
     struct conn_deadlines *deadlines;
     int stopping; /* http_quiesce ran: every new request gets 503 and every answer closes its connection */
+    /* The request on_request is handling: every answer is queued from inside that call, so respond() counts it
+     * under this route, and its duration from this start (clock_mono_s). */
+    int route;
+    double started;
 };
 
 #define HTTP_SHUTTING_DOWN "the frontend is shutting down"
@@ -64,6 +71,22 @@ static void on_resumed(void *arg)
     event_active(h->kick, EV_TIMEOUT, 0);
 }
 
+/* Count an answer of the current request (h->route, h->started) in the metrics. */
+static void count(struct http *h, int status)
+{
+    const struct instruments *ins = h->cfg.metrics;
+    if (!ins || !ins->requests)
+        return;
+    char code[16];
+    snprintf(code, sizeof code, "%d", status);
+    const char *label = instruments_route_label(h->route);
+    double took = clock_mono_s() - h->started;
+    metric_add(metric_labels(ins->requests, label, code, NULL), 1);
+    metric_observe(metric_labels(ins->duration, label, NULL, NULL), took);
+    if (h->route == ROUTE_TASK && status == 200)
+        metric_observe(ins->end_to_end, took);
+}
+
 /* Queue 'body' (malloc'd, owned from here on; NULL means out of memory and becomes a 500) with 'status' and the
  * header pairs in 'headers' (name, value, ..., NULL; may be NULL). Every 503 says when to retry; while stopping,
  * every answer closes its connection so a client or a load balancer that keeps connections open moves to another
@@ -83,6 +106,7 @@ static enum MHD_Result respond(struct http *h, struct MHD_Connection *conn, int 
         free(body);
         return MHD_NO;
     }
+    count(h, status);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     for (; headers && headers[0]; headers += 2)
         MHD_add_response_header(resp, headers[0], headers[1]);
@@ -143,6 +167,25 @@ static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
         return respond_error(h, conn, 503, err, NULL);
     }
     return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
+}
+
+/* GET /metrics: the Prometheus text format (404 with METRICS=off). */
+static enum MHD_Result metrics(struct http *h, struct MHD_Connection *conn)
+{
+    unsigned long len = 0;
+    char *text = telemetry_render(h->cfg.telemetry, &len);
+    if (!text)
+        return respond_error(h, conn, 404, "metrics are off (METRICS=off)", NULL);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    count(h, 200);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    enum MHD_Result rc = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return rc;
 }
 
 /* GET /tasks: validate the query, then read the page. */
@@ -222,6 +265,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     struct http *h = cls;
     struct request *req = *con_cls;
+    if (req) {
+        h->route = req->route;
+        h->started = req->started;
+    } else {
+        const char *allow;
+        char id[TASK_ID_LEN];
+        h->route = route_match(method, url, id, &allow);
+        h->started = clock_mono_s();
+    }
     if (!req) {
         struct conn_deadline *dl = deadline_of(conn);
         if (dl)
@@ -239,6 +291,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        req->started = h->started;
         req->route = route_match(method, url, req->history_of, &req->allow);
         if (req->route == ROUTE_TASK) {
             const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -271,6 +324,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     switch (req->route) {
     case ROUTE_HEALTH:
         return health(h, conn);
+    case ROUTE_METRICS:
+        return metrics(h, conn);
     case ROUTE_TASK:
     case ROUTE_HISTORY:
     case ROUTE_LIST:
@@ -281,7 +336,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case ROUTE_BAD_ID:
         return respond_error(h, conn, 400, "a task id is 1 to 39 characters of letters, digits and '-'", NULL);
     default:
-        snprintf(err, sizeof err, "no route for %.10s %.60s (routes: GET /, POST /task, GET /task/{id}, GET /tasks)",
+        snprintf(err, sizeof err, "no route for %.10s %.60s (routes: GET /, POST /task, GET /task/{id}, GET /tasks, "
+                 "GET /metrics)",
                  method, url);
         return respond_error(h, conn, 404, err, NULL);
     }

@@ -11,7 +11,9 @@ struct event_base;
 struct http;
 struct pending;
 struct reads;
+struct instruments;
 struct replica_set;
+struct telemetry;
 struct tokens;
 
 struct http_config {
@@ -25,6 +27,8 @@ struct http_config {
     long body_timeout_ms;   /* and its body within this after the head */
     long max_per_ip;        /* open connections from one address (0: no cap) */
     const struct tokens *tokens; /* API tokens every route but GET / and GET /metrics needs; NULL: none needed */
+    struct telemetry *telemetry; /* rendered by GET /metrics (telemetry.h) */
+    const struct instruments *metrics; /* where requests are counted (instruments.h) */
 };
 
 /* Listen on 'cfg->port'. Returns NULL with a reason in 'err' (256 bytes) when it cannot. */

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "dispatch.h"
 #include "http.h"
+#include "instruments.h"
 #include "idem_store.h"
 #include "log.h"
 #include "msg.h"
@@ -16,6 +17,7 @@
 #include "projection.h"
 #include "reads.h"
 #include "registry.h"
+#include "telemetry.h"
 #include "tokens.h"
 
 static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
@@ -61,6 +63,8 @@ struct app {
     struct dispatch *dispatch;
     struct http *http;
     struct tokens *tokens;
+    struct telemetry *telemetry;
+    struct instruments ins;
     struct event *grace;
     int was_ready;
 };
@@ -202,19 +206,31 @@ int main(int argc, char **argv)
     struct replica_set *events = app.reg ? registry_watch(app.reg, "events") : NULL;
     app.pending = pending_new(app.base, timeout_ms, on_timeout, &app);
     struct dispatch_io io = { io_publish, io_ready, io_now, app.bus, io_claim, io_unclaim };
-    struct dispatch_config dc = { self_id, timeout_ms, follow_ms, max_in_flight, idempotency_ttl_s };
+    app.telemetry = telemetry_new(ds->metrics, "frontend", "frontend", self_id);
+    instruments_declare(&app.ins, telemetry_metrics(app.telemetry));
+    struct dispatch_config dc = { self_id, timeout_ms, follow_ms, max_in_flight, idempotency_ttl_s,
+                                  app.ins.publish };
     app.dispatch = app.pending && events ? dispatch_new(&io, &dc, events, app.pending) : NULL;
     struct projection *projection = app.bus ? projection_new(app.bus, 0) : NULL;
     struct reads *reads = projection && app.dispatch ? reads_new(projection, app.dispatch, app.pending) : NULL;
-    if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch || !reads) {
+    if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch || !reads || !app.telemetry) {
         fprintf(stderr, "frontend: out of memory at start-up\n");
         return 1;
     }
     struct http_config hc = { (int)port, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
-                              header_timeout_ms, body_timeout_ms, max_per_ip, app.tokens };
+                              header_timeout_ms, body_timeout_ms, max_per_ip, app.tokens, app.telemetry,
+                              &app.ins };
     app.http = http_new(app.base, &hc, app.bus, events, app.dispatch, app.pending, reads, err);
     if (!app.http) {
         fprintf(stderr, "frontend: %s\n", err);
+        return 1;
+    }
+    app.ins.dispatch = app.dispatch;
+    app.ins.pending = app.pending;
+    app.ins.events = events;
+    char terr[TELEMETRY_ERR_LEN];
+    if (telemetry_start(app.telemetry, app.base, app.bus, ds->metrics_port, instruments_sample, &app.ins, terr) != 0) {
+        fprintf(stderr, "frontend: %s\n", terr);
         return 1;
     }
     LOG_I("event=started port=%ld redis=%s:%ld timeout_ms=%ld api_tokens=%zu", port, ds->redis_host, ds->redis_port,
@@ -228,6 +244,7 @@ int main(int argc, char **argv)
           stats.resent, stats.orphaned, stats.resolved, stats.unresolved, stats.replays, stats.conflicts);
     http_free(app.http);
     bus_free(app.bus);
+    telemetry_free(app.telemetry);
     registry_free(app.reg);
     reads_free(reads);
     projection_free(projection);

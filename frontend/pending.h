@@ -47,6 +47,8 @@ struct request {
     struct pending *owner;
     struct dispatch *via;            /* who sent it, for the publish callback */
     int attempts;
+    double started;                  /* clock_mono_s() when its head arrived */
+    double published;                /* clock_mono_s() at its last publish */
 };
 
 /* 'timeout_ms' is every request's deadline. 'on_timeout' runs for a request whose deadline passed, before it

@@ -27,6 +27,10 @@ enum route route_match(const char *method, const char *url, char *id, const char
         *allow = "GET, HEAD";
         return get ? ROUTE_LIST : ROUTE_BAD_METHOD;
     }
+    if (strcmp(url, "/metrics") == 0) {
+        *allow = "GET, HEAD";
+        return get ? ROUTE_METRICS : ROUTE_BAD_METHOD;
+    }
     if (strncmp(url, "/task/", 6) == 0) {
         *allow = "GET, HEAD";
         if (!get)

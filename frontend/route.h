@@ -9,6 +9,7 @@ enum route {
     ROUTE_TASK,        /* POST /task */
     ROUTE_HISTORY,     /* GET /task/{id} */
     ROUTE_LIST,        /* GET /tasks */
+    ROUTE_METRICS,     /* GET /metrics */
     ROUTE_NOT_FOUND,   /* 404 */
     ROUTE_BAD_METHOD,  /* 405: the path exists, the method does not */
     ROUTE_BAD_ID,      /* 400: GET /task/{id} with an id that cannot be one of ours */

@@ -4,7 +4,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 packages=(build-essential cmake pkg-config libhiredis-dev libevent-dev libmongoc-dev libbson-dev libmicrohttpd-dev libssl-dev
           libcjson-dev redis-server apache2-utils wrk curl python3 python3-pymongo python3-jsonschema python3-yaml
-          gnuplot-nox clang libclang-rt-dev)
+          gnuplot-nox clang libclang-rt-dev prometheus chromium chromium-driver python3-selenium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,11 @@ def rules(services):
     """{user: [root rules, then one "(...)" selector per concern]} for the backend 'services'."""
     own_registry = "+zadd +zrem +zremrangebyscore +zrangebyscore"   # heartbeat, leave, trim; read by the healthcheck
     backend_channels = " ".join(f"&taskbus:{s}-*" for s in services)
+
+    def snapshot(*prefixes):
+        """A replica's metrics snapshot for the dashboard: its own key, its entry in the set that lists them, and
+        trimming the entries of replicas that left."""
+        return "(+set +zadd +zremrangebyscore ~taskbus:stats " + " ".join(f"~taskbus:stats:{p}-*" for p in prefixes) + ")"
     return {
         "frontend": [
             "+ping +subscribe &taskbus:frontend-*",
@@ -40,6 +45,7 @@ def rules(services):
             f"({own_registry} ~taskbus:replicas:frontend)",
             "(+zrangebyscore %R~taskbus:replicas:events)",
             "(+hgetall +evalsha_ro +eval_ro +zrevrangebylex +hmget %R~taskbus:task:* %R~taskbus:tasks*)",
+            snapshot("frontend"),
         ],
         "events": [
             "+ping +subscribe &taskbus:events-*",
@@ -49,11 +55,13 @@ def rules(services):
             "(+zrangebyscore " + " ".join(f"%R~taskbus:replicas:{s}" for s in services) + ")",
             "(+evalsha +eval +script|load +hmget +hset +pexpiretime +pexpireat +zadd +zrem +zremrangebylex "
             "~taskbus:task:* ~taskbus:tasks*)",
+            snapshot("events"),
         ],
         "backend": [
             f"+ping +subscribe {backend_channels}",
             "(+publish &taskbus:events-*)",
             f"({own_registry} " + " ".join(f"~taskbus:replicas:{s}" for s in services) + ")",
+            snapshot(*services),
         ],
         "admin": ["~* &* +@all"],
     }

@@ -292,11 +292,16 @@ class Stack:
         return env
 
     def start_daemon(self, kind, **extra):
+        """Start one daemon; events and backends get GET /metrics on a free METRICS_PORT of their own (the frontend
+        serves it on PORT) unless 'extra' says otherwise."""
         n = sum(1 for d in self.daemons if d.name.startswith(kind))
+        if kind != "frontend" and "METRICS_PORT" not in extra and "METRICS_PORT" not in self.env:
+            extra["METRICS_PORT"] = free_port()
         env = self.daemon_env(dict(self.credentials_env(kind), **{k: str(v) for k, v in extra.items()}))
         name = f"{kind}{'-' + extra['SERVICE'] if 'SERVICE' in extra else ''}.{n}"
         proc = Proc(name, [os.path.join(self.build, kind)], env, os.path.join(self.dir, name + ".log"))
         proc.port = int(env.get("PORT", 0)) if kind == "frontend" else None
+        proc.metrics_port = int(env.get("METRICS_PORT") or 0) or proc.port
         self.daemons.append(proc)
         return proc
 

@@ -46,7 +46,7 @@ SPEC_PATH = os.path.join(harness.TOP, "openapi.yaml")
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 # The routes the frontend serves (frontend/route.c); the document must describe each, and the 405s' Allow headers
 # and the 404's list of routes must agree with it.
-ROUTES = {"/": {"GET", "HEAD"}, "/task": {"POST"}, "/task/{id}": {"GET", "HEAD"}, "/tasks": {"GET", "HEAD"}}
+ROUTES = {"/": {"GET", "HEAD"}, "/metrics": {"GET", "HEAD"}, "/task": {"POST"}, "/task/{id}": {"GET", "HEAD"}, "/tasks": {"GET", "HEAD"}}
 # Headers whose presence means something: an answer may carry them only where the document lists them.
 SIGNIFICANT_HEADERS = ("allow", "location", "preference-applied", "retry-after", "www-authenticate")
 TASK_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -515,6 +515,11 @@ class Full(SpecTest, harness.StackTest):
                 self.assertEqual(answer[0], 431, answer)
                 SPEC.check(method, path, answer)
 
+    def test_metrics(self):
+        _, headers, _ = self.call("GET", "/metrics", expect=200)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"), headers)
+        self.call("HEAD", "/metrics", expect=200)
+
     def test_404_unknown_routes(self):
         for method, path in (("GET", "/nope"), ("POST", "/tasks/1"), ("DELETE", "/x")):
             with self.subTest(route=f"{method} {path}"):
@@ -906,7 +911,7 @@ class Tokens(SpecTest):
                 if m.upper() not in METHODS:
                     continue
                 with self.subTest(operation=f"{m.upper()} {tpl}"):
-                    if tpl == "/":
+                    if tpl in ("/", "/metrics"):
                         self.assertEqual(op.get("security"), [])
                         self.assertNotIn("401", op["responses"])
                     else:
