@@ -27,7 +27,7 @@ PASSED_THROUGH = ("TASK_TIMEOUT_MS", "LOG_LEVEL", "MAX_BODY", "MAX_CONNECTIONS",
                   "CONNECTION_MEMORY", "STORE_BATCH", "MAX_JOBS", "STORE_MAX_BACKLOG", "MAX_ATTEMPTS",
                   "OUTCOME_TTL_S", "TASK_RETENTION_S", "FOLLOW_MS", "IDEMPOTENCY_TTL_S", "HEARTBEAT_MS",
                   "REPLICA_TTL_MS", "BUS_WINDOW", "BUS_MAX_QUEUE", "SHUTDOWN_GRACE_MS",
-                  "HEADER_TIMEOUT_MS", "BODY_TIMEOUT_MS", "MAX_CONNECTIONS_PER_IP", "API_TOKENS_FILE")
+                  "HEADER_TIMEOUT_MS", "BODY_TIMEOUT_MS", "MAX_CONNECTIONS_PER_IP", "API_TOKENS_FILE", "METRICS")
 # Credentials of an existing Redis (REDIS_HOST/REDIS_PORT); a Redis started here gets generated ones instead.
 REDIS_CREDENTIALS = ("REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE")
 
@@ -62,6 +62,7 @@ def up(build):
         sys.exit(f"taskbus: failed to start: {e}\nlogs: {STATE}/*.log")
     with open(PIDS, "w") as f:
         json.dump({"pids": [p.pid for p in stack.daemons + stack.servers]}, f)
+    metrics = ", ".join(f"{d.name} :{d.metrics_port}" for d in stack.daemons if d.metrics_port)
     redis_cli = (f"REDISCLI_AUTH=$(cat .state/redis-admin.password) redis-cli --user admin -p {stack.redis_port}"
                  if stack.credentials else f"redis-cli -p {stack.redis_port}")
     print(f"""
@@ -71,6 +72,8 @@ taskbus is up: {len(stack.frontend_ports)} frontend(s) on port(s) {', '.join(map
 
   curl -s -d '{{"a1":5,"a2":10}}' -H 'Content-Type: application/json' localhost:{port}/task
   curl -s localhost:{port}/task/<id>        # the task's history from the event log
+  curl -s localhost:{port}/metrics          # Prometheus metrics; http://localhost:{port}/dashboard in a browser
+  GET /metrics of each replica: {metrics}
   ab -k -c 50 -n 10000 -p body.json -T application/json http://127.0.0.1:{port}/task
 
 Stop it with: make down
