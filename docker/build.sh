@@ -4,6 +4,7 @@
 #   taskbus-redis:$TAG     Debian's redis-server          (docker/redis.Dockerfile)
 #   taskbus-ferretdb:$TAG  FerretDB FROM scratch          (docker/ferretdb.Dockerfile; binary from scripts/install-ferretdb.sh)
 #   taskbus-lb:$TAG        Debian's HAProxy on port 4000  (docker/lb.Dockerfile)
+#   taskbus-prometheus:$TAG Debian's Prometheus on 9090  (docker/prometheus.Dockerfile; the stack's optional service)
 # Usage: docker/build.sh [TAG]   (default latest; BASE_IMAGE=… to use another base, e.g. debian:bookworm-slim)
 # The last lines printed are the variables docker-stack.yaml reads (TASKBUS_IMAGE=… and so on).
 set -euo pipefail
@@ -52,7 +53,10 @@ build "taskbus-ferretdb:$tag" ferretdb -f "$work/ferretdb/ferretdb.Dockerfile" "
 
 build "taskbus-lb:$tag" lb -f docker/lb.Dockerfile docker
 
+build "taskbus-prometheus:$tag" prometheus -f docker/prometheus.Dockerfile docker
+
 echo "TASKBUS_IMAGE=taskbus:$tag"
 echo "REDIS_IMAGE=taskbus-redis:$tag"
 echo "MONGO_IMAGE=taskbus-ferretdb:$tag"
 echo "LB_IMAGE=taskbus-lb:$tag"
+echo "PROMETHEUS_IMAGE=taskbus-prometheus:$tag"

@@ -41,17 +41,19 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STACK = "taskbus-test"
 TAG = "swarm-test"
 IMAGES = {"TASKBUS_IMAGE": f"taskbus:{TAG}", "REDIS_IMAGE": f"taskbus-redis:{TAG}",
-          "MONGO_IMAGE": f"taskbus-ferretdb:{TAG}", "LB_IMAGE": f"taskbus-lb:{TAG}"}
+          "MONGO_IMAGE": f"taskbus-ferretdb:{TAG}", "LB_IMAGE": f"taskbus-lb:{TAG}",
+          "PROMETHEUS_IMAGE": f"taskbus-prometheus:{TAG}"}
 STACK_FILES = [os.path.join(TOP, "docker-stack.yaml"), os.path.join(TOP, "tests", "swarm", "stack-test.yaml")]
 SECRETS = os.path.join(TOP, "docker", "secrets")   # docker/secrets.sh writes what docker-stack.yaml's secrets read
 REPLICAS = {"FRONTEND_REPLICAS": 3, "EVENTS_REPLICAS": 2, "ARITHMETIC_REPLICAS": 2, "STRING_REPLICAS": 2}
-SERVICES = ["redis", "mongo", "lb", "frontend", "events", "arithmetic", "string"]
+SERVICES = ["redis", "mongo", "lb", "frontend", "events", "arithmetic", "string", "prometheus"]
 TASK_TIMEOUT_MS = 5000
 AB_REQUESTS = int(os.environ.get("TASKBUS_SWARM_AB_REQUESTS", "20000"))
 CONNECTIONS = int(os.environ.get("TASKBUS_SWARM_CONNECTIONS", "50"))
@@ -573,7 +575,7 @@ class Run:
 
     def wait_ready(self):
         start = time.monotonic()
-        want = {"redis": 1, "mongo": 1, "lb": 1, "frontend": REPLICAS["FRONTEND_REPLICAS"],
+        want = {"redis": 1, "mongo": 1, "lb": 1, "prometheus": 1, "frontend": REPLICAS["FRONTEND_REPLICAS"],
                 "events": REPLICAS["EVENTS_REPLICAS"], "arithmetic": REPLICAS["ARITHMETIC_REPLICAS"],
                 "string": REPLICAS["STRING_REPLICAS"]}
 
@@ -614,6 +616,31 @@ class Run:
                                f"cap_drop {cap_drop}, user {user!r}")
                 checked += 1
         log(f"hardening: {checked} pipeline containers run read-only, with every capability dropped, as uid 10001")
+
+    def check_prometheus(self):
+        """Scrape the stack's Prometheus once: every replica of every daemon service is a target that is up (found
+        by DNS after the scaling and the kills), and the pipeline's task counter it collected is not zero."""
+        def query(q):
+            url = f"http://127.0.0.1:{self.prometheus_port}/api/v1/query?" + urllib.parse.urlencode({"query": q})
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return json.loads(r.read())["data"]["result"]
+        want = {"frontend": REPLICAS["FRONTEND_REPLICAS"], "events": REPLICAS["EVENTS_REPLICAS"],
+                "arithmetic": REPLICAS["ARITHMETIC_REPLICAS"], "string": REPLICAS["STRING_REPLICAS"]}
+
+        def targets_up():
+            try:
+                up = collections.Counter(r["metric"]["job"] for r in query("up == 1"))
+            except (OSError, ValueError, KeyError) as e:
+                return False, f"Prometheus on {self.prometheus_port}: {e}"
+            return all(up[j] == n for j, n in want.items()), f"targets up {dict(up)}, want {want}"
+        try:
+            wait_until("Prometheus to scrape every replica", targets_up, 60)
+            tasks = sum(float(r["value"][1]) for r in query("sum(taskbus_tasks_total)"))
+            if tasks <= 0:
+                raise RuntimeError("Prometheus holds no taskbus_tasks_total")
+            log(f"prometheus: every replica is a target that is up ({want}); sum(taskbus_tasks_total) = {tasks:.0f}")
+        except RuntimeError as e:
+            self.error(f"prometheus: {e}")
 
     # -- chaos, during the load
     def kill_one(self, service):
@@ -879,8 +906,9 @@ class Run:
             print(f"skipped: {reason}")
             return 0
         log(f"Docker Engine {self.engine} answers; building the images from {TOP}")
-        self.port, self.mongo_port = free_port(), free_port()
+        self.port, self.mongo_port, self.prometheus_port = free_port(), free_port(), free_port()
         env = dict(IMAGES, TASKBUS_PORT=str(self.port), TASKBUS_TEST_MONGO_PORT=str(self.mongo_port),
+                   PROMETHEUS_PORT=str(self.prometheus_port),
                    TASK_TIMEOUT_MS=str(TASK_TIMEOUT_MS), **{k: str(v) for k, v in REPLICAS.items()})
         tmp = tempfile.mkdtemp(prefix="taskbus-swarm-")
         try:
@@ -961,7 +989,9 @@ class Run:
         log(f"load: done in {load_seconds:.0f}s; checker {len(records)} requests ({len(records) / load_seconds:.0f}/s)"
             f", ab {len(rounds)} round(s) of {AB_REQUESTS}")
 
-        # 3. The stack must be whole again, and still answer; no container may have outgrown its memory limit.
+        # 3. Prometheus found every replica by DNS and scraped it; the stack must be whole again, and still answer;
+        # no container may have outgrown its memory limit.
+        self.check_prometheus()
         for name in out_of_memory(self.orch):
             self.error(f"{name} was killed by the OOM killer: it outgrew the memory limit of docker-stack.yaml")
         status, text = http_get(self.port)
