@@ -36,6 +36,9 @@ static const struct config_var shared[] = {
       "publishes queued locally beyond BUS_WINDOW; past it a publish fails at once (the frontend answers 503)",
       &daemon_settings.bus_max_queue },
     { "LOG_LEVEL", CONFIG_STRING, "info", 1, 0, "error, warn, info or debug", &daemon_settings.log_level_name },
+    { "LOG_FORMAT", CONFIG_STRING, "text", 1, 0,
+      "text (key=value lines) or json (one JSON object a line: time, level, daemon, replica, event, ...)",
+      &daemon_settings.log_format_name },
 };
 
 #define DAEMON_MAX_VARS 32
@@ -55,6 +58,12 @@ void daemon_configure(int argc, char **argv, const char *daemon, const char *pur
                 daemon_settings.log_level_name);
         exit(1);
     }
+    if (log_format_parse(daemon_settings.log_format_name, &daemon_settings.log_format) != 0) {
+        fprintf(stderr, "%s: invalid configuration: LOG_FORMAT=%s is not text or json\n", daemon,
+                daemon_settings.log_format_name);
+        exit(1);
+    }
+    log_set_format(daemon_settings.log_format);
     static char redis_password[SECRET_LEN];
     daemon_settings.redis_password = daemon_secret(daemon, "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", redis_password);
     if (!*daemon_settings.redis_username)
