@@ -8,6 +8,7 @@
 #include "idem.h"
 #include "replica.h"
 #include "task.h"
+#include "trace.h"
 
 struct MHD_Connection;
 struct event_base;
@@ -47,6 +48,7 @@ struct request {
     struct pending *owner;
     struct dispatch *via;            /* who sent it, for the publish callback */
     int attempts;
+    struct trace trace;              /* the request's W3C trace (dispatch_trace_start); id "" when it has none */
 };
 
 /* 'timeout_ms' is every request's deadline. 'on_timeout' runs for a request whose deadline passed, before it
