@@ -79,6 +79,7 @@ static void on_message(const char *data, size_t len, void *arg)
     }
     memcpy(out.id, in.id, sizeof out.id);
     memcpy(out.token, in.token, sizeof out.token); /* the attempt this answers: events accepts only the current one */
+    memcpy(out.trace, in.trace, sizeof out.trace);
     if (out.status == 200)
         app->done++;
     else
@@ -87,7 +88,9 @@ static void on_message(const char *data, size_t len, void *arg)
                              : out.status == 400 ? "bad_message" : "error", NULL), 1);
     char *text = msg_encode(&out);
     if (!text || bus_publish(app->bus, in.reply_to, text, strlen(text), NULL, NULL) != 0)
-        LOG_W("event=answer_lost task=%s", in.id);
+        LOG_W("event=answer_lost task=%s" LOG_TRACE, in.id, LOG_TRACE_ARG(in.trace));
+    else
+        LOG_D("event=task_computed task=%s" LOG_TRACE " status=%d", in.id, LOG_TRACE_ARG(in.trace), out.status);
     free(text);
     free(result);
     msg_clear(&in);

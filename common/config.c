@@ -22,6 +22,16 @@ static int load_int(const struct config_var *v, const char *text, char *err)
     return 0;
 }
 
+static int load_bool(const struct config_var *v, const char *text, char *err)
+{
+    if (strcmp(text, "on") != 0 && strcmp(text, "off") != 0) {
+        snprintf(err, CONFIG_ERR_LEN, "%s=%s is not on or off", v->name, text);
+        return -1;
+    }
+    *(long *)v->dst = strcmp(text, "on") == 0;
+    return 0;
+}
+
 int config_load(const struct config_var *vars, size_t n, const char *(*get)(const char *name), char *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -31,6 +41,9 @@ int config_load(const struct config_var *vars, size_t n, const char *(*get)(cons
             text = v->def;
         if (v->type == CONFIG_INT) {
             if (load_int(v, text, err) != 0)
+                return -1;
+        } else if (v->type == CONFIG_BOOL) {
+            if (load_bool(v, text, err) != 0)
                 return -1;
         } else {
             if (!*text && v->min > 0) {
@@ -50,6 +63,8 @@ void config_print_help(FILE *out, const char *daemon, const char *purpose, const
         const struct config_var *v = &vars[i];
         if (v->type == CONFIG_INT)
             fprintf(out, "  %-22s default %-10s [%ld..%ld]  %s\n", v->name, v->def, v->min, v->max, v->help);
+        else if (v->type == CONFIG_BOOL)
+            fprintf(out, "  %-22s default %-10s [on|off]  %s\n", v->name, v->def, v->help);
         else
             fprintf(out, "  %-22s default %-10s %s\n", v->name, *v->def ? v->def : "(empty)", v->help);
     }

@@ -7,10 +7,11 @@
 
 #define CONFIG_ERR_LEN 256
 
-enum config_type { CONFIG_INT, CONFIG_STRING };
+enum config_type { CONFIG_INT, CONFIG_STRING, CONFIG_BOOL };
 
 /* One variable: its name, type, default (as text), bounds for integers, help text, and where the value goes
- * ('long *' for CONFIG_INT, 'const char **' for CONFIG_STRING; strings point into the environment or the default). */
+ * ('long *' for CONFIG_INT, 'const char **' for CONFIG_STRING; strings point into the environment or the default;
+ * 'long *' for CONFIG_BOOL, which takes "on" (1) or "off" (0) and ignores the bounds). */
 struct config_var {
     const char *name;
     enum config_type type;

@@ -42,6 +42,9 @@ static const struct config_var shared[] = {
     { "METRICS_PORT", CONFIG_INT, "0", 0, 65535,
       "serve GET /metrics on this port from a thread of its own (0: no such listener; the frontend also serves it "
       "on PORT)", &daemon_settings.metrics_port },
+    { "LOG_FORMAT", CONFIG_STRING, "text", 1, 0,
+      "text (key=value lines) or json (one JSON object a line: time, level, daemon, replica, event, ...)",
+      &daemon_settings.log_format_name },
 };
 
 #define DAEMON_MAX_VARS 32
@@ -67,6 +70,12 @@ void daemon_configure(int argc, char **argv, const char *daemon, const char *pur
         exit(1);
     }
     daemon_settings.metrics = strcmp(daemon_settings.metrics_name, "on") == 0;
+    if (log_format_parse(daemon_settings.log_format_name, &daemon_settings.log_format) != 0) {
+        fprintf(stderr, "%s: invalid configuration: LOG_FORMAT=%s is not text or json\n", daemon,
+                daemon_settings.log_format_name);
+        exit(1);
+    }
+    log_set_format(daemon_settings.log_format);
     static char redis_password[SECRET_LEN];
     daemon_settings.redis_password = daemon_secret(daemon, "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", redis_password);
     if (!*daemon_settings.redis_username)

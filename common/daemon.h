@@ -11,21 +11,23 @@ struct event_base;
 struct daemon_signals;
 
 /* The settings every daemon shares: Redis, the registry's timing (also the bus watchdog's period), the publish
- * window and local queue bound, and the log level. Redis credentials: 'redis_password' is NULL when none is set
- * (no AUTH), else REDIS_PASSWORD or the first line of REDIS_PASSWORD_FILE; 'redis_username' is NULL for the
- * "default" user. Neither is ever printed. */
+ * window and local queue bound, and the log level and format. Redis credentials: 'redis_password' is NULL when
+ * none is set (no AUTH), else REDIS_PASSWORD or the first line of REDIS_PASSWORD_FILE; 'redis_username' is NULL
+ * for the "default" user. Neither is ever printed. */
 struct daemon_settings {
-    const char *redis_host, *log_level_name, *metrics_name;
+    const char *redis_host, *log_level_name, *metrics_name, *log_format_name;
     const char *redis_username, *redis_password, *redis_password_file;
     long redis_port, heartbeat_ms, replica_ttl_ms, bus_window, bus_max_queue, metrics_port;
     enum log_level log_level;
     int metrics;                   /* METRICS=on */
+    enum log_format log_format;
 };
 
 extern struct daemon_settings daemon_settings;
 
 /* Load the daemon's own table 'own' followed by the shared variables into their destinations and
- * 'daemon_settings' (config_init: --help prints both; an invalid value exits 1 naming the variable). */
+ * 'daemon_settings' (config_init: --help prints both; an invalid value exits 1 naming the variable), and set the
+ * log format (log_set_format). */
 void daemon_configure(int argc, char **argv, const char *daemon, const char *purpose, const struct config_var *own,
                       size_t n_own);
 

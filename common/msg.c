@@ -111,7 +111,8 @@ char *msg_encode(const struct msg *ev)
     if (!obj || !cJSON_AddStringToObject(obj, "kind", kind_names[ev->kind]) ||
         !cJSON_AddStringToObject(obj, "id", ev->id) || add_string(obj, "replyTo", ev->reply_to) < 0 ||
         add_string(obj, "origin", ev->origin) < 0 || add_string(obj, "token", ev->token[0] ? ev->token : NULL) < 0 ||
-        add_string(obj, "ref", ev->ref[0] ? ev->ref : NULL) < 0)
+        add_string(obj, "ref", ev->ref[0] ? ev->ref : NULL) < 0 ||
+        add_string(obj, "trace", ev->trace[0] ? ev->trace : NULL) < 0)
         goto out;
     if ((ev->kind == MSG_TASK ? encode_task(obj, ev) : encode_answer(obj, ev)) < 0)
         goto out;
@@ -196,6 +197,21 @@ static int get_token(const cJSON *obj, struct msg *ev, char *err)
 {
     return get_short_name(obj, "token", ev->token, sizeof ev->token, err) < 0
                ? -1 : get_short_name(obj, "ref", ev->ref, sizeof ev->ref, err);
+}
+
+/* Read the optional trace id. Returns 0, or -1 with a reason in 'err'. */
+static int get_trace(const cJSON *obj, struct msg *ev, char *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "trace");
+
+    if (!v)
+        return 0;
+    if (!cJSON_IsString(v) || !trace_id_valid(v->valuestring)) {
+        snprintf(err, TASK_ERR_LEN, "trace must be 32 lowercase hex digits, not all zero");
+        return -1;
+    }
+    memcpy(ev->trace, v->valuestring, TRACE_ID_LEN);
+    return 0;
 }
 
 /* Read the integer field 'name' of 'obj' into '*out' when it lies in [lo, hi]. A missing field leaves '*out'
@@ -411,7 +427,7 @@ int msg_decode(const char *text, size_t len, struct msg *ev, char *err)
         goto out;
     }
     if (decode_header(root, ev, err) < 0 || get_channel(root, ev, err) < 0 ||
-        get_name(root, "origin", 0, REPLICA_NAME_MAX, &ev->origin, err) < 0)
+        get_name(root, "origin", 0, REPLICA_NAME_MAX, &ev->origin, err) < 0 || get_trace(root, ev, err) < 0)
         goto out;
     if (ev->kind == MSG_TASK ? (decode_task(root, ev, err) < 0 || get_token(root, ev, err) < 0)
                              : decode_answer(root, ev, err) < 0)

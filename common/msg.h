@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "task.h"
+#include "trace.h"
 
 /* Every replica listens on its own channel "taskbus:<replica id>"; answers go to the channel a message names. */
 #define MSG_CHANNEL_PREFIX "taskbus:"
@@ -49,6 +50,7 @@ struct msg {
     char *history;              /* MSG_HISTORY answer: a JSON array, as text */
     char token[MSG_TOKEN_LEN];  /* events -> backend task and backend -> events result: the attempt it belongs to,
                                    so only the replica an attempt went to can complete it; "" when absent */
+    char trace[TRACE_ID_LEN];   /* any kind: the W3C trace id of the request the message is about; "" when none */
 };
 
 /* Write the channel of replica 'replica_id' ("taskbus:<id>") into 'buf' (MSG_CHANNEL_LEN bytes). */
@@ -65,6 +67,7 @@ char *msg_encode(const struct msg *ev);
 /* Decode a message of 'len' bytes and validate it once, here, so receivers can trust every field they use:
  *   - every kind: a known "kind"; an "id" that passes msg_valid_name (TASK_ID_LEN - 1 characters at most);
  *     "replyTo", when present, is "taskbus:" and a valid name; "origin", "token" and "ref" are valid names;
+ *     "trace", when present, is a trace id (trace_id_valid: 32 lowercase hex digits, not all zero);
  *   - task: "replyTo", a type, an operation, two operands of that type, "timeoutMs" from 1 to MSG_MAX_TIMEOUT_MS,
  *     "handoff" (optional) from 0 to MSG_MAX_HANDOFF, "keepS" (optional) from 0 to MSG_MAX_KEEP_S;
  *   - result: "status" 100..599; a 200 carries "result", a 202 "result" "pending" or "running", any other

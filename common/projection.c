@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "log.h"
+#include "trace.h"
 
 /* ---- the scripts */
 
@@ -211,6 +212,7 @@ struct call {
     projection_applied_fn applied_cb;
     void *arg;
     char task_id[TASK_ID_LEN];
+    char trace[TRACE_ID_LEN];   /* the record's trace id, for the log line of a failure */
 };
 
 static void call_free(struct call *c)
@@ -305,7 +307,7 @@ static void applied(struct call *c, struct redisReply *reply)
         c->p->stats.applied++;
     } else {
         c->p->stats.failed++;
-        LOG_W("event=projection_failed task=%s error=\"%s\"", c->task_id,
+        LOG_W("event=projection_failed task=%s" LOG_TRACE " error=\"%s\"", c->task_id, LOG_TRACE_ARG(c->trace),
               reply && reply->type == REDIS_REPLY_ERROR ? "redis refused the script" : "redis is not reachable");
     }
     if (c->applied_cb)
@@ -323,6 +325,7 @@ int projection_apply(struct projection *p, const bson_t *doc, projection_applied
         c->applied_cb = cb;
         c->arg = arg;
         snprintf(c->task_id, sizeof c->task_id, "%s", a.argv[3]);
+        snprintf(c->trace, sizeof c->trace, "%s", utf8_or_empty(doc, "trace"));
     }
     projection_args_clear(&a);
     if (!c || send_script(c) != 0) {
@@ -340,6 +343,7 @@ struct view_call {
     projection_view_fn cb;
     void *arg;
     char task_id[TASK_ID_LEN];
+    char trace[TRACE_ID_LEN];   /* the record's trace id, for the log line of a failure */
 };
 
 /* HGETALL's answer: the fields that are record _ids ("<task>:<seq>", "<task>:outcome") hold the records. */

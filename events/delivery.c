@@ -71,7 +71,8 @@ static void on_published(long long receivers, void *arg)
             delivery_redeliver(job, "no subscriber");
             break;
         case POLICY_WAIT:
-            LOG_I("event=dispatch_unknown task=%s backend=%s reason=\"bus failed\"", job->id, job->backend);
+            LOG_I("event=dispatch_unknown task=%s" LOG_TRACE " backend=%s reason=\"bus failed\"", job->id,
+                  LOG_TRACE_ARG(job->task.trace), job->backend);
             park(job);
             break;
         }
@@ -125,7 +126,8 @@ void delivery_send(struct job *job)
 
 void delivery_redeliver(struct job *job, const char *why)
 {
-    LOG_I("event=redeliver task=%s backend=%s attempt=%d reason=\"%s\"", job->id, job->backend, job->attempts, why);
+    LOG_I("event=redeliver task=%s" LOG_TRACE " backend=%s attempt=%d reason=\"%s\"", job->id,
+          LOG_TRACE_ARG(job->task.trace), job->backend, job->attempts, why);
     job->r->stats.redelivered++;
     delivery_release(job);
     job->backend[0] = '\0';

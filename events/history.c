@@ -8,6 +8,7 @@
 struct query {
     struct router *r;
     char id[TASK_ID_LEN];        /* the query's own id, to correlate the answer */
+    char trace[TRACE_ID_LEN];    /* the reading request's trace id, carried back */
     char *reply_to;
 };
 
@@ -16,6 +17,7 @@ static void on_history(char *json, const char *err, void *ctx)
     struct query *q = ctx;
     struct msg out = { .kind = MSG_HISTORY };
     memcpy(out.id, q->id, sizeof out.id);
+    memcpy(out.trace, q->trace, sizeof out.trace);
     if (json) {
         out.status = strcmp(json, "[]") == 0 ? 404 : 200;
         out.history = json;
@@ -27,7 +29,7 @@ static void on_history(char *json, const char *err, void *ctx)
     }
     char *text = msg_encode(&out);
     if (!text || q->r->io.publish(q->r->io.bus, q->reply_to, text, strlen(text), NULL, NULL) != 0)
-        LOG_W("event=history_answer_lost query=%s", q->id);
+        LOG_W("event=history_answer_lost query=%s" LOG_TRACE, q->id, LOG_TRACE_ARG(q->trace));
     free(text);
     free(json);
     free(q->reply_to);
@@ -41,6 +43,7 @@ void history_query(struct router *r, struct msg *m)
         return;
     q->r = r;
     memcpy(q->id, m->id, sizeof q->id);
+    memcpy(q->trace, m->trace, sizeof q->trace);
     q->reply_to = m->reply_to;
     m->reply_to = NULL;
     if (r->io.history(r->io.store, m->request, on_history, q) != 0) {

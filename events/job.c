@@ -54,7 +54,8 @@ int job_join(struct job *job, const struct msg *m)
 static int append(struct job *job, bson_t *doc, void *ctx)
 {
     if (!doc || job->r->io.append(job->r->io.store, doc, ctx) != 0) {
-        LOG_E("event=record_lost task=%s reason=\"out of memory\"", job->id);
+        LOG_E("event=record_lost task=%s" LOG_TRACE " reason=\"out of memory\"", job->id,
+              LOG_TRACE_ARG(job->task.trace));
         return -1;
     }
     return 0;
@@ -62,7 +63,7 @@ static int append(struct job *job, bson_t *doc, void *ctx)
 
 static struct record_base base_of(struct job *job)
 {
-    return (struct record_base){ job->id, job->seq++, clock_wall_ms(), job->r->self_id };
+    return (struct record_base){ job->id, job->seq++, clock_wall_ms(), job->r->self_id, job->task.trace };
 }
 
 /* The task's first record is "received", and carries the dispatch too when the task went out at once (one record
@@ -130,10 +131,10 @@ static void on_kept(int rc, const char *kept, size_t len, void *arg)
     job->callbacks--;
     if (rc == 1 && adopt(job, kept, len)) {
         /* Another replica finished this task first: its answer is the task's, so it is recorded and answered. */
-        LOG_I("event=outcome_kept_elsewhere task=%s", job->id);
+        LOG_I("event=outcome_kept_elsewhere task=%s" LOG_TRACE, job->id, LOG_TRACE_ARG(job->task.trace));
         job->from_kept = 1;
     } else if (rc < 0) {
-        LOG_W("event=answer_not_kept task=%s", job->id);
+        LOG_W("event=answer_not_kept task=%s" LOG_TRACE, job->id, LOG_TRACE_ARG(job->task.trace));
     }
     record_outcome(job);
 }

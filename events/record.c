@@ -21,6 +21,8 @@ static bson_t *record_start(const struct record_base *b, const char *type)
     BSON_APPEND_UTF8(doc, "type", type);
     BSON_APPEND_DATE_TIME(doc, "at", b->at_ms);
     BSON_APPEND_UTF8(doc, "events", b->events_id);
+    if (b->trace && b->trace[0])
+        BSON_APPEND_UTF8(doc, "trace", b->trace);
     return doc;
 }
 

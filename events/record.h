@@ -2,7 +2,8 @@
  *
  * Every record has _id "<task>:<seq>", or "<task>:outcome" for the outcome (deterministic, so a retried insert is a
  * duplicate; store.h explains the numbering across handoffs), "task", "seq" (increasing in the order of the task's
- * life), "type", "at" (UTC date), and "events" (the events replica).
+ * life), "type", "at" (UTC date), "events" (the events replica), and "trace" (the W3C trace id of the request that
+ * brought the task) when it has one.
  *   received    "frontend", "request" (the client's body as a string), "taskType", "subtask", "handoff" when the
  *               task was handed over from another events replica (> 0), "service" when the
  *               task map routes it, and "backend" + "attempt" when it was dispatched at once (the common case:
@@ -24,6 +25,7 @@ struct record_base {
     int seq;
     long long at_ms;         /* wall clock, ms since the epoch */
     const char *events_id;   /* this events replica */
+    const char *trace;       /* the task's trace id; NULL or "" when it has none */
 };
 
 /* Each builder returns a new document the caller owns (bson_destroy), or NULL when out of memory. */

@@ -18,9 +18,10 @@ static void refuse(struct router *r, const struct msg *m, int status, const char
 {
     struct msg out = { .kind = MSG_RESULT, .status = status, .error = (char *)error, .retry_after_s = 1 };
     memcpy(out.id, m->id, sizeof out.id);
+    memcpy(out.trace, m->trace, sizeof out.trace);
     char *text = msg_encode(&out);
     if (!text || r->io.publish(r->io.bus, m->reply_to, text, strlen(text), NULL, NULL) != 0)
-        LOG_W("event=refusal_lost task=%s", m->id);
+        LOG_W("event=refusal_lost task=%s" LOG_TRACE, m->id, LOG_TRACE_ARG(m->trace));
     free(text);
     r->stats.refused++;
 }
@@ -30,7 +31,8 @@ static void on_answer_published(long long receivers, void *arg)
     struct job *job = arg;
     job->callbacks--;
     if (receivers == 0)
-        LOG_D("event=answer_unheard task=%s frontend=%s", job->id, job->task.origin);
+        LOG_D("event=answer_unheard task=%s" LOG_TRACE " frontend=%s", job->id, LOG_TRACE_ARG(job->task.trace),
+              job->task.origin);
     job_release(job);
 }
 
@@ -38,13 +40,15 @@ static void on_answer_published(long long receivers, void *arg)
 static void answer_one(struct router *r, struct job *job, const char *channel, const char *ref)
 {
     memcpy(job->answer.ref, ref, sizeof job->answer.ref);
+    memcpy(job->answer.trace, job->task.trace, sizeof job->answer.trace);
     char *text = msg_encode(&job->answer);
     /* The job lives until Redis has the answer: at shutdown the loop stops once no job is left, and an answer
      * still in hiredis's output buffer would never be sent. */
     if (text && r->io.publish(r->io.bus, channel, text, strlen(text), on_answer_published, job) == 0)
         job->callbacks++;
     else
-        LOG_W("event=answer_lost task=%s reason=\"bus down or full\"", job->id);
+        LOG_W("event=answer_lost task=%s" LOG_TRACE " reason=\"bus down or full\"", job->id,
+              LOG_TRACE_ARG(job->task.trace));
     free(text);
 }
 
@@ -52,6 +56,8 @@ static void answer_one(struct router *r, struct job *job, const char *channel, c
 static void answer(struct router *r, struct job *job)
 {
     table_remove(r->jobs, job->id);
+    LOG_D("event=task_answered task=%s" LOG_TRACE " status=%d joined=%d", job->id, LOG_TRACE_ARG(job->task.trace),
+          job->answer.status, job->joins);
     answer_one(r, job, job->task.reply_to, job->task.ref);
     for (int i = 0; i < job->joins; i++)
         answer_one(r, job, job->join_to[i], job->join_ref[i]);
@@ -97,7 +103,8 @@ static void on_outcome_read(bson_t *doc, const char *err, void *ctx)
         answer(r, job);
     } else {
         if (err)
-            LOG_W("event=outcome_unreadable task=%s error=\"%s\"", job->id, err);
+            LOG_W("event=outcome_unreadable task=%s" LOG_TRACE " error=\"%s\"", job->id,
+                  LOG_TRACE_ARG(job->task.trace), err);
         answer_elsewhere(job);
     }
     if (doc)
@@ -113,9 +120,10 @@ static void accepted(struct router *r, struct job *job, const bson_t *doc)
     out.result = (char *)taskview_status_name(taskview_status_of("received", has_backend));
     memcpy(out.id, job->id, sizeof out.id);
     memcpy(out.ref, job->task.ref, sizeof out.ref);
+    memcpy(out.trace, job->task.trace, sizeof out.trace);
     char *text = msg_encode(&out);
     if (!text || r->io.publish(r->io.bus, job->task.reply_to, text, strlen(text), NULL, NULL) != 0)
-        LOG_W("event=accepted_lost task=%s", job->id);
+        LOG_W("event=accepted_lost task=%s" LOG_TRACE, job->id, LOG_TRACE_ARG(job->task.trace));
     free(text);
 }
 
@@ -138,7 +146,7 @@ void router_on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
     }
     /* The log held another outcome for this task, stored without keeping its answer first (Redis was down for
      * that replica): the stored one stands, so read it; that is what the client must get. */
-    LOG_I("event=outcome_exists task=%s", job->id);
+    LOG_I("event=outcome_exists task=%s" LOG_TRACE, job->id, LOG_TRACE_ARG(job->task.trace));
     job->callbacks++;
     if (!r->io.outcome_read || r->io.outcome_read(r->io.store, job->id, on_outcome_read, job) != 0) {
         job->callbacks--;
@@ -172,7 +180,8 @@ static void on_task(struct router *r, struct msg *m)
     if (running) {
         /* A retry of a task in flight here (a frontend re-sent it, or a client retried with its Idempotency-Key):
          * it does not run again; the new requester gets the same answer. */
-        LOG_I("event=task_joined task=%s added=%d", m->id, job_join(running, m));
+        LOG_I("event=task_joined task=%s" LOG_TRACE " added=%d", m->id, LOG_TRACE_ARG(m->trace),
+              job_join(running, m));
         return;
     }
     size_t backlog = r->io.backlog ? r->io.backlog(r->io.store) : 0;
@@ -185,10 +194,12 @@ static void on_task(struct router *r, struct msg *m)
     if (!job || table_put(r->jobs, job->id, job) != 0) {
         if (job)
             job_free(job);
-        LOG_E("event=task_dropped reason=\"out of memory\"");
+        LOG_E("event=task_dropped task=%s" LOG_TRACE " reason=\"out of memory\"", m->id, LOG_TRACE_ARG(m->trace));
         return;
     }
     r->stats.tasks++;
+    LOG_D("event=task_received task=%s" LOG_TRACE " handoff=%d", job->id, LOG_TRACE_ARG(job->task.trace),
+          job->task.handoff);
     job->service = taskmap_route(&r->cfg.map, job->task.task.type);
     job->set = r->cfg.sets[job->task.task.type];
     if (!job->service || !job->set) {
@@ -216,18 +227,19 @@ static void on_result(struct router *r, struct msg *m)
         /* Only events answers 202 (to a frontend, for an async task); a backend's result is an outcome, and a 202
          * has neither the result nor the error that job_finish records. */
         r->stats.bad_messages++;
-        LOG_W("event=bad_message task=%s error=\"a backend result cannot be 202\"", m->id);
+        LOG_W("event=bad_message task=%s" LOG_TRACE " error=\"a backend result cannot be 202\"", m->id,
+              LOG_TRACE_ARG(m->trace));
         return;
     }
     struct job *job = table_get(r->jobs, m->id);
     if (!job || job->finishing) {
         r->stats.late_results++;
-        LOG_D("event=late_result task=%s", m->id);
+        LOG_D("event=late_result task=%s" LOG_TRACE, m->id, LOG_TRACE_ARG(m->trace));
         return;
     }
     if (!job->token[0] || strcmp(m->token, job->token) != 0) {
         r->stats.stale_results++;
-        LOG_D("event=stale_result task=%s", m->id);
+        LOG_D("event=stale_result task=%s" LOG_TRACE, m->id, LOG_TRACE_ARG(m->trace));
         return;
     }
     metric_observe(r->cfg.metrics.backend, clock_mono_s() - job->sent);

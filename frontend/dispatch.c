@@ -55,19 +55,30 @@ struct dispatch *dispatch_new(const struct dispatch_io *io, const struct dispatc
     return d;
 }
 
+/* The next 'n' bytes (at most DISPATCH_RANDOM_POOL) of the pool read from the OS, refilled when it runs out. */
+static const unsigned char *take_random(struct dispatch *d, size_t n)
+{
+    if (d->random_used + n > sizeof d->random) {
+        clock_random(d->random, sizeof d->random);
+        d->random_used = 0;
+    }
+    d->random_used += n;
+    return d->random + d->random_used - n;
+}
+
 /* A fresh id: 128 bits from the OS (getrandom), as 32 hex digits. Unguessable, so a client cannot read another
  * client's task by guessing its id, and unique without coordination; every id has the same length, which keeps ab
  * from counting answers as "failed" for their length. Ordering by time comes from a task's records, not its id. */
 static void next_id(struct dispatch *d, char *id)
 {
-    if (d->random_used + DISPATCH_ID_BYTES > sizeof d->random) {
-        clock_random(d->random, sizeof d->random);
-        d->random_used = 0;
-    }
-    const unsigned char *r = d->random + d->random_used;
+    const unsigned char *r = take_random(d, DISPATCH_ID_BYTES);
     for (int i = 0; i < DISPATCH_ID_BYTES; i++)
         snprintf(id + 2 * i, 3, "%02x", r[i]);
-    d->random_used += DISPATCH_ID_BYTES;
+}
+
+void dispatch_trace_start(struct dispatch *d, struct request *req, const char *traceparent)
+{
+    trace_start(&req->trace, traceparent, d->cfg.tracing, take_random(d, TRACE_RANDOM_LEN));
 }
 
 void dispatch_next_id(struct dispatch *d, char *id)
@@ -183,8 +194,9 @@ static int resend(struct dispatch *d, struct request *req, const char *why)
     if (req->route == ROUTE_TASK)
         req->handoff++;
     d->stats.resent++;
-    LOG_I("event=resend task=%s from=%s to=%s handoff=%d reason=\"%s\"", req->task_id[0] ? req->task_id : req->id,
-          prefer[0] ? prefer : "-", req->events_id, req->handoff, why);
+    LOG_I("event=resend task=%s" LOG_TRACE " from=%s to=%s handoff=%d reason=\"%s\"",
+          req->task_id[0] ? req->task_id : req->id, LOG_TRACE_ARG(req->trace.id), prefer[0] ? prefer : "-",
+          req->events_id, req->handoff, why);
     return 0;
 }
 
@@ -205,8 +217,8 @@ static void check_one(struct request *req, void *arg)
     if (!following(req) || !req->outbound)
         return;
     if (req->held && d->io.now(d->io.ctx) > req->orphan_until_ms) {
-        LOG_W("event=task_unresolved task=%s events=%s reason=\"no outcome seen within the follow time\"",
-              req->task_id, req->events_id);
+        LOG_W("event=task_unresolved task=%s" LOG_TRACE " events=%s reason=\"no outcome seen within the follow "
+              "time\"", req->task_id, LOG_TRACE_ARG(req->trace.id), req->events_id);
         d->stats.unresolved++;
         unfollow(d, req);
         return;
@@ -306,6 +318,7 @@ static struct msg task_msg(struct dispatch *d, struct request *req, const struct
 {
     struct msg m = { .kind = MSG_TASK, .task = *t, .timeout_ms = d->cfg.timeout_ms, .async = req->async };
     memcpy(m.id, req->task_id, sizeof m.id);
+    memcpy(m.trace, req->trace.id, sizeof m.trace);
     /* The body is valid UTF-8 JSON without NUL (classification checked it), so it can be logged as a string. */
     req->body[req->len] = '\0';
     m.request = req->body;
@@ -414,6 +427,7 @@ int dispatch_task_keyed(struct dispatch *d, struct request *req, const struct ta
 int dispatch_history(struct dispatch *d, struct request *req, char *err)
 {
     struct msg m = { .kind = MSG_HISTORY, .request = req->history_of };
+    memcpy(m.trace, req->trace.id, sizeof m.trace);
     next_id(d, req->id);
     memcpy(m.id, req->id, sizeof m.id);
     return prepare(d, req, &m, err) != 0 ? -1 : dispatch_send(d, req, NULL, err);
@@ -426,7 +440,8 @@ void dispatch_forget(struct dispatch *d, struct request *req)
     if (req->route != ROUTE_TASK || !req->outbound || (long)table_len(d->orphans) >= d->cfg.max_orphans ||
         table_put(d->orphans, req->id, req) != 0) {
         if (req->route == ROUTE_TASK)
-            LOG_W("event=task_not_followed task=%s reason=\"too many tasks followed after a 504\"", req->task_id);
+            LOG_W("event=task_not_followed task=%s" LOG_TRACE " reason=\"too many tasks followed after a 504\"",
+                  req->task_id, LOG_TRACE_ARG(req->trace.id));
         release_replica(d, req);
         return;
     }
@@ -470,7 +485,8 @@ void dispatch_on_message(const char *data, size_t len, void *arg)
         goto out;
     }
     if (m.kind == MSG_TASK || (m.kind == MSG_HISTORY && m.status == 0)) {
-        LOG_W("event=bad_message error=\"a frontend takes only answers\" id=%s", m.id);
+        LOG_W("event=bad_message error=\"a frontend takes only answers\" id=%s" LOG_TRACE, m.id,
+              LOG_TRACE_ARG(m.trace));
         goto out;
     }
     const char *key = m.ref[0] ? m.ref : m.id;
@@ -482,7 +498,7 @@ void dispatch_on_message(const char *data, size_t len, void *arg)
             unfollow(d, orphan);
         } else {
             d->stats.late++;
-            LOG_D("event=late_answer id=%s", key);
+            LOG_D("event=late_answer id=%s" LOG_TRACE, key, LOG_TRACE_ARG(m.trace));
         }
         goto out;
     }
@@ -496,6 +512,7 @@ void dispatch_on_message(const char *data, size_t len, void *arg)
         d->refusal_until_ms = d->io.now(d->io.ctx) + 1000LL * m.retry_after_s;
     }
     const char *id = m.kind == MSG_HISTORY ? req->history_of : req->task_id;
+    LOG_D("event=answered task=%s" LOG_TRACE " status=%d", id, LOG_TRACE_ARG(req->trace.id), m.status);
     char *body;
     int found;
     if (m.kind == MSG_HISTORY && m.status == 200)

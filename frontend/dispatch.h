@@ -41,6 +41,7 @@ struct dispatch_config {
     long max_orphans;           /* tasks followed after a 504 at most (beyond, they are only logged) */
     long idempotency_ttl_s;     /* how long an Idempotency-Key is remembered */
     struct metric_series *publish_seconds; /* each PUBLISH's round trip to Redis (metrics.h); may be NULL */
+    int tracing;                /* start a trace for a request that brings none (TRACING=on) */
 };
 
 struct dispatch_stats {
@@ -62,6 +63,11 @@ int dispatch_task(struct dispatch *d, struct request *req, const struct task *t,
  * way: suspend the request; it is answered (by a replay of the task the key names, 422 when the key was used with
  * another body, 503 when the bus fails) or becomes pending. Returns -1 with a reason in 'err' for a 503 now. */
 int dispatch_task_keyed(struct dispatch *d, struct request *req, const struct task *t, const char *key, char *err);
+
+/* Start the trace of 'req' (trace_start) from its traceparent header 'traceparent' (NULL when absent), with random
+ * bytes from the same pool as task ids: the client's trace when the header is valid, else a new one unless tracing
+ * is off. Every message the request causes carries it, and its answer's traceparent names it. */
+void dispatch_trace_start(struct dispatch *d, struct request *req, const char *traceparent);
 
 /* A fresh correlation id, unique in this replica, into 'id' (TASK_ID_LEN bytes). */
 void dispatch_next_id(struct dispatch *d, char *id);

@@ -25,6 +25,7 @@
 #include "task.h"
 #include "telemetry.h"
 #include "tokens.h"
+#include "trace.h"
 
 struct http {
     struct MHD_Daemon *mhd;
@@ -126,6 +127,15 @@ static enum MHD_Result respond_error(struct http *h, struct MHD_Connection *conn
     return respond(h, conn, status, reply_error(error, NULL), allow ? headers : NULL);
 }
 
+/* An error answer to a request whose trace has started: with its traceparent. */
+static enum MHD_Result respond_traced_error(struct http *h, struct request *req, int status, const char *error)
+{
+    char traceparent[TRACE_HEADER_LEN];
+    const char *headers[] = { "traceparent", traceparent, NULL };
+    return respond(h, req->conn, status, reply_error(error, NULL),
+                   trace_header(&req->trace, traceparent) ? headers : NULL);
+}
+
 /* 401 with the reason and the Bearer challenge. Never echoes what the client sent. */
 static enum MHD_Result respond_unauthorized(struct http *h, struct MHD_Connection *conn, enum auth_result r)
 {
@@ -133,15 +143,19 @@ static enum MHD_Result respond_unauthorized(struct http *h, struct MHD_Connectio
     return respond(h, conn, MHD_HTTP_UNAUTHORIZED, reply_error(auth_reason(r), NULL), headers);
 }
 
-/* The answer a suspended request got; a 202 says where the task is. */
+/* The answer a suspended request got, with its traceparent; a 202 says where the task is. */
 static enum MHD_Result respond_done(struct http *h, struct request *req)
 {
     char *body = req->response;
-    char location[TASK_ID_LEN + 8];
+    char location[TASK_ID_LEN + 8], traceparent[TRACE_HEADER_LEN];
     snprintf(location, sizeof location, "/task/%s", req->task_id);
-    const char *accepted[] = { MHD_HTTP_HEADER_LOCATION, location, "Preference-Applied", "respond-async", NULL };
+    const char *headers[] = { "traceparent", traceparent, MHD_HTTP_HEADER_LOCATION, location, "Preference-Applied",
+                              "respond-async", NULL };
+    const char *const *list = trace_header(&req->trace, traceparent) ? headers : headers + 2;
+    if (req->status != 202)
+        headers[2] = NULL;
     req->response = NULL;
-    return respond(h, req->conn, req->status, body, req->status == 202 ? accepted : NULL);
+    return respond(h, req->conn, req->status, body, list);
 }
 
 /* The connection's deadlines (conn_deadline.h), or NULL when it has none (out of memory at its start). */
@@ -204,34 +218,35 @@ static int list(struct http *h, struct request *req, char *err)
 static enum MHD_Result submit(struct http *h, struct request *req)
 {
     char err[TASK_ERR_LEN];
+    dispatch_trace_start(h->dispatch, req, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "traceparent"));
     if (req->route == ROUTE_TASK && req->too_large) {
         snprintf(err, sizeof err, "body is larger than %ld bytes", h->cfg.max_body);
-        return respond_error(h, req->conn, 413, err, NULL);
+        return respond_traced_error(h, req, 413, err);
     }
     if ((long)pending_count(h->pending) >= h->cfg.max_in_flight)
-        return respond_error(h, req->conn, 503, HTTP_TOO_BUSY, NULL);
+        return respond_traced_error(h, req, 503, HTTP_TOO_BUSY);
     int rc;
     if (req->route == ROUTE_TASK) {
         struct task t;
         const char *key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
         if (key && !idem_key_valid(key))
-            return respond_error(h, req->conn, 400, "Idempotency-Key must be 1 to 128 printable ASCII characters "
-                                 "without spaces", NULL);
+            return respond_traced_error(h, req, 400, "Idempotency-Key must be 1 to 128 printable ASCII characters "
+                                        "without spaces");
         if (task_classify(req->body ? req->body : "", req->len, &t, err) != 0)
-            return respond_error(h, req->conn, 400, err, NULL);
+            return respond_traced_error(h, req, 400, err);
         req->async = route_prefers_async(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Prefer"));
         rc = key ? dispatch_task_keyed(h->dispatch, req, &t, key, err) : dispatch_task(h->dispatch, req, &t, err);
         task_clear(&t);
     } else if (req->route == ROUTE_LIST) {
         int status = list(h, req, err);
         if (status != 0)
-            return respond_error(h, req->conn, status, err, NULL);
+            return respond_traced_error(h, req, status, err);
         rc = 0;
     } else {
         rc = reads_task(h->reads, req, err);
     }
     if (rc != 0)
-        return respond_error(h, req->conn, 503, err, NULL);
+        return respond_traced_error(h, req, 503, err);
     /* Nothing can answer before we return: the bus only delivers from this same loop. */
     MHD_suspend_connection(req->conn);
     return MHD_YES;

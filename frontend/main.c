@@ -23,6 +23,7 @@
 static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
     shutdown_grace_ms, follow_ms, idempotency_ttl_s, header_timeout_ms, body_timeout_ms, max_per_ip;
 static const char *api_tokens_file;
+static long tracing;
 
 static const struct config_var config[] = {
     { "PORT", CONFIG_INT, "4000", 1, 65535, "HTTP port", &port },
@@ -53,6 +54,9 @@ static const struct config_var config[] = {
       "an Idempotency-Key is remembered this long (a retry then answers the same task)", &idempotency_ttl_s },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish requests in flight",
       &shutdown_grace_ms },
+    { "TRACING", CONFIG_BOOL, "on", 0, 0,
+      "give a request without a valid traceparent a new W3C trace id (off: only a client's trace is carried)",
+      &tracing },
 };
 
 struct app {
@@ -209,7 +213,7 @@ int main(int argc, char **argv)
     app.telemetry = telemetry_new(ds->metrics, "frontend", "frontend", self_id);
     instruments_declare(&app.ins, telemetry_metrics(app.telemetry));
     struct dispatch_config dc = { self_id, timeout_ms, follow_ms, max_in_flight, idempotency_ttl_s,
-                                  app.ins.publish };
+                                  app.ins.publish, (int)tracing };
     app.dispatch = app.pending && events ? dispatch_new(&io, &dc, events, app.pending) : NULL;
     struct projection *projection = app.bus ? projection_new(app.bus, 0) : NULL;
     struct reads *reads = projection && app.dispatch ? reads_new(projection, app.dispatch, app.pending) : NULL;

@@ -8,6 +8,7 @@
 #include "idem.h"
 #include "replica.h"
 #include "task.h"
+#include "trace.h"
 
 struct MHD_Connection;
 struct event_base;
@@ -49,6 +50,7 @@ struct request {
     int attempts;
     double started;                  /* clock_mono_s() when its head arrived */
     double published;                /* clock_mono_s() at its last publish */
+    struct trace trace;              /* the request's W3C trace (dispatch_trace_start); id "" when it has none */
 };
 
 /* 'timeout_ms' is every request's deadline. 'on_timeout' runs for a request whose deadline passed, before it

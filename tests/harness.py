@@ -356,16 +356,20 @@ class Stack:
         wait_until("the restarted redis-server", lambda: self._redis_ping())
 
     def stop_daemon(self, proc):
-        """Stop one daemon now (SIGTERM, by PID) and return the fields of its last "event=stopped" log line as a dict
-        (numbers as int): its counters, e.g. a backend's "done" or an events replica's "handoffs". Raises when it
-        exits non-zero or logs no such line. Stack.stop() skips it later (it has exited)."""
+        """Stop one daemon now (SIGTERM, by PID) and return the fields of its last "event=stopped" log line (text or
+        JSON, whatever LOG_FORMAT) as a dict (numbers as int): its counters, e.g. a backend's "done" or an events
+        replica's "handoffs". Raises when it exits non-zero or logs no such line. Stack.stop() skips it later (it has
+        exited)."""
         rc = proc.stop()
         if rc != 0:
             raise AssertionError(f"{proc.name} (pid {proc.pid}) exited {rc}:\n{proc.tail()}")
         with open(proc.log_path, "rb") as f:
-            lines = [line for line in f.read().decode(errors="replace").splitlines() if " event=stopped " in line]
+            lines = [line for line in f.read().decode(errors="replace").splitlines()
+                     if " event=stopped " in line or '"event":"stopped"' in line]
         if not lines:
             raise AssertionError(f"{proc.name} logged no event=stopped line:\n{proc.tail()}")
+        if lines[-1].startswith("{"):   # LOG_FORMAT=json: every value is a string
+            return {k: int(v) if v.isdigit() else v for k, v in json.loads(lines[-1]).items()}
         return {k: int(v) if v.isdigit() else v for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', lines[-1])}
 
     # ---- faults (bench/chaos.py): freeze, kill and replace one process, keeping its port, data folder and settings

@@ -15,8 +15,9 @@ static int same(const char *a, const char *b)
 static int same_msg(const struct msg *a, const struct msg *b)
 {
     int ok = a->kind == b->kind && strcmp(a->id, b->id) == 0 && strcmp(a->ref, b->ref) == 0 &&
-             strcmp(a->token, b->token) == 0 && same(a->reply_to, b->reply_to) && same(a->origin, b->origin) &&
-             same(a->request, b->request) && a->timeout_ms == b->timeout_ms && a->keep_s == b->keep_s &&
+             strcmp(a->token, b->token) == 0 && strcmp(a->trace, b->trace) == 0 && same(a->reply_to, b->reply_to) &&
+             same(a->origin, b->origin) && same(a->request, b->request) && a->timeout_ms == b->timeout_ms &&
+             a->keep_s == b->keep_s &&
              a->async == b->async && a->handoff == b->handoff && a->status == b->status &&
              same(a->result, b->result) && same(a->error, b->error) && same(a->replica, b->replica) &&
              a->retry_after_s == b->retry_after_s && same(a->history, b->history) &&

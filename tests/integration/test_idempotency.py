@@ -14,6 +14,7 @@ replica stays in the frontend's registry view, so a publish to it reaches nobody
 import http.client
 import json
 import os
+import re
 import secrets
 import sys
 import threading
@@ -241,7 +242,9 @@ class TwoFrontends(IdempotencyBase):
 
         def joined():
             with open(events.log_path, "rb") as f:
-                return f"event=task_joined task={task_id} added=1".encode() in f.read()
+                # The trace id (if any) stands next to the task id.
+                return re.search(rf"event=task_joined task={task_id}( trace=[0-9a-f]{{32}})? added=1".encode(),
+                                 f.read()) is not None
         harness.wait_until("the retry joined to the task in flight", joined, timeout=10)
         self.assertEqual(answers, {}, "a client was answered while the backend was frozen")
         self.arith.thaw()

@@ -48,7 +48,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 # and the 404's list of routes must agree with it.
 ROUTES = {"/": {"GET", "HEAD"}, "/metrics": {"GET", "HEAD"}, "/task": {"POST"}, "/task/{id}": {"GET", "HEAD"}, "/tasks": {"GET", "HEAD"}}
 # Headers whose presence means something: an answer may carry them only where the document lists them.
-SIGNIFICANT_HEADERS = ("allow", "location", "preference-applied", "retry-after", "www-authenticate")
+SIGNIFICANT_HEADERS = ("allow", "location", "preference-applied", "retry-after", "www-authenticate", "traceparent")
 TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 
 

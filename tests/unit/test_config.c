@@ -167,6 +167,43 @@ static void test_strings(void)
     CHECK_INT_EQ(config_load(vars, 0, stub_get, err), 0);
 }
 
+static void test_bool(void)
+{
+    static long flag;
+    const struct config_var v[] = { { "TB_FLAG", CONFIG_BOOL, "on", 0, 0, "a switch", &flag } };
+    char err[CONFIG_ERR_LEN] = "";
+
+    stub_env = NULL;
+    flag = -1;
+    CHECK_INT_EQ(config_load(v, 1, stub_get, err), 0);
+    CHECK_INT_EQ(flag, 1);
+    stub_env = (const char *const[]){ "TB_FLAG=off", NULL };
+    CHECK_INT_EQ(config_load(v, 1, stub_get, err), 0);
+    CHECK_INT_EQ(flag, 0);
+    stub_env = (const char *const[]){ "TB_FLAG=on", NULL };
+    CHECK_INT_EQ(config_load(v, 1, stub_get, err), 0);
+    CHECK_INT_EQ(flag, 1);
+    /* Only the two words: anything else names the variable. */
+    static const char *const bad[] = { "TB_FLAG=ON", "TB_FLAG=1", "TB_FLAG=true", "TB_FLAG=of", "TB_FLAG=on " };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        stub_env = (const char *const[]){ bad[i], NULL };
+        CHECK_INT_EQ(config_load(v, 1, stub_get, err), -1);
+        char want[CONFIG_ERR_LEN];
+        snprintf(want, sizeof want, "%s is not on or off", bad[i]);
+        CHECK_STR_EQ(err, want);
+    }
+    /* The help line shows the default and the choice. */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (CHECK(f != NULL)) {
+        config_print_help(f, "d", "p", v, 1);
+        fclose(f);
+        CHECK(strstr(buf, "TB_FLAG") != NULL && strstr(buf, "[on|off]") != NULL && strstr(buf, "a switch") != NULL);
+        free(buf);
+    }
+}
+
 /* Run config_print_help into memory; the caller frees the text. */
 static char *help_text(const struct config_var *v, size_t n)
 {
@@ -258,6 +295,7 @@ int main(void)
     test_parse_errors();
     test_range_errors();
     test_strings();
+    test_bool();
     test_help();
     return check_finish();
 }

@@ -125,7 +125,7 @@ static void env_init(struct env *e, long timeout_ms, const char *const *ids)
         replica_set_upsert(&e->events, *ids, e->fake.now + 10000);
     e->pending = pending_new(e->base, timeout_ms, on_timeout, e);
     struct dispatch_io io = { fake_publish, fake_ready, fake_now, &e->fake, fake_claim, fake_unclaim };
-    struct dispatch_config cfg = { "frontend-test", timeout_ms, 60000, 100, 86400, NULL };
+    struct dispatch_config cfg = { "frontend-test", timeout_ms, 60000, 100, 86400, NULL, 1 };
     e->d = dispatch_new(&io, &cfg, &e->events, e->pending);
     resumed = 0;
     resumed_conn = NULL;
@@ -212,6 +212,49 @@ static void test_answered(void)
     answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
     CHECK_INT_EQ(resumed, 1);
     CHECK_INT_EQ(stats(&e).late, 1);
+    done(req);
+    env_free(&e);
+}
+
+/* A client's traceparent gives the task its trace id; without one (tracing on) the task gets a new one. The message
+ * to events carries it, also when it is re-sent after its replica vanished. */
+static void test_trace(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", "ev-b", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    struct task t;
+    struct request *req = request_new(e.pending, CONN(5));
+    req->route = ROUTE_TASK;
+    req->body = strdup("{\"a1\": 1, \"a2\": 2}");
+    req->len = strlen(req->body);
+    req->cap = req->len + 1;
+    dispatch_trace_start(e.d, req, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    CHECK_STR_EQ(req->trace.id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    CHECK(strlen(req->trace.span) == 16 && strcmp(req->trace.span, "00f067aa0ba902b7") != 0);
+    CHECK(task_classify(req->body, req->len, &t, err) == 0);
+    CHECK_INT_EQ(dispatch_task(e.d, req, &t, err), 0);
+    task_clear(&t);
+    CHECK(strstr(e.fake.data[0], "\"trace\":\"4bf92f3577b34da6a3ce929d0e0e4736\"") != NULL);
+    fake_deliver(&e.fake, 0); /* nobody heard it: it goes to the other replica, trace and all */
+    CHECK_INT_EQ(e.fake.published, 2);
+    CHECK(strstr(e.fake.data[1], "\"trace\":\"4bf92f3577b34da6a3ce929d0e0e4736\"") != NULL);
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
+    CHECK_INT_EQ(req->status, 200);
+    done(req);
+
+    int rc;
+    req = request_new(e.pending, CONN(6));
+    dispatch_trace_start(e.d, req, "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"); /* invalid */
+    CHECK(trace_id_valid(req->trace.id) && strcmp(req->trace.id, "4bf92f3577b34da6a3ce929d0e0e4736") != 0);
+    request_release(req, 1);
+    req = post(&e, CONN(7), "{\"a1\": 1, \"a2\": 2}", &rc, err); /* no trace started: none sent */
+    CHECK_INT_EQ(rc, 0);
+    CHECK(strstr(e.fake.data[e.fake.published - 1], "\"trace\"") == NULL);
+    fake_deliver(&e.fake, 1);
+    answer(&e, "{\"kind\":\"result\",\"id\":\"%s\",\"status\":200,\"result\":\"3\"}", req->id);
     done(req);
     env_free(&e);
 }
@@ -651,6 +694,7 @@ int main(void)
     test_refusal();
     log_init("test_fe_dispatch", "-", LOG_ERROR); /* the dropped messages below each log a warning */
     test_answered();
+    test_trace();
     test_zero_receivers_goes_to_another_replica();
     test_bus_failure_waits_for_refresh();
     test_events_replica_vanishes();

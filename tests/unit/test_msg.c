@@ -33,6 +33,7 @@ static void round_trip(const struct msg *ev, const char *want, int line)
     check_report(back.kind == ev->kind && strcmp(back.id, ev->id) == 0 && same(back.reply_to, ev->reply_to) &&
                      same(back.origin, ev->origin),
                  __FILE__, line, "kind, id, replyTo and origin came back");
+    check_str_eq(back.trace, ev->trace, __FILE__, line, "back.trace", "ev->trace");
     if (ev->kind == MSG_TASK) {
         check_report(back.task.type == ev->task.type && back.task.op == ev->task.op &&
                          same(back.request, ev->request) && back.timeout_ms == ev->timeout_ms,
@@ -71,6 +72,7 @@ static void bad(const char *text, const char *want, int line)
 
 #define ROUND_TRIP(ev, want) round_trip((ev), (want), __LINE__)
 #define BAD(text, want) bad((text), (want), __LINE__)
+#define TASK_HEAD_TRACE "{\"kind\":\"task\",\"id\":\"x\",\"replyTo\":\"taskbus:r\",\"trace\":"
 
 static void test_round_trips(void)
 {
@@ -159,6 +161,56 @@ static void test_round_trips(void)
     ev.history = NULL;
     ev.error = "the store is unavailable";
     ROUND_TRIP(&ev, NULL);
+}
+
+/* The trace id travels in every kind of message, as the optional field "trace". */
+static void test_trace(void)
+{
+    struct msg ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.kind = MSG_TASK;
+    snprintf(ev.id, sizeof ev.id, "t1");
+    ev.reply_to = "taskbus:fe-1";
+    ev.task.type = TASK_NUMBER;
+    ev.task.op = TASK_ADD;
+    ev.timeout_ms = 10;
+    snprintf(ev.trace, sizeof ev.trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ROUND_TRIP(&ev, "{\"kind\":\"task\",\"id\":\"t1\",\"replyTo\":\"taskbus:fe-1\","
+                    "\"trace\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"task\":\"NUMBER\",\"subtask\":\"ADD\","
+                    "\"operands\":[0,0],\"timeoutMs\":10}");
+    memset(&ev, 0, sizeof ev);
+    ev.kind = MSG_RESULT;
+    snprintf(ev.id, sizeof ev.id, "t1");
+    ev.status = 200;
+    ev.result = "1";
+    snprintf(ev.trace, sizeof ev.trace, "00000000000000000000000000000001");
+    ROUND_TRIP(&ev, "{\"kind\":\"result\",\"id\":\"t1\",\"trace\":\"00000000000000000000000000000001\","
+                    "\"status\":200,\"result\":\"1\"}");
+    memset(&ev, 0, sizeof ev);
+    ev.kind = MSG_HISTORY;
+    snprintf(ev.id, sizeof ev.id, "q1");
+    ev.reply_to = "taskbus:fe-1";
+    ev.request = "t1";
+    snprintf(ev.trace, sizeof ev.trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ROUND_TRIP(&ev, NULL);
+
+    /* A trace field that is not a trace id is refused like any other bad field; the message names no bytes. */
+    static const char *const bad_traces[] = {
+        "\"\"", "\"00000000000000000000000000000000\"", "\"4BF92F3577B34DA6A3CE929D0E0E4736\"",
+        "\"4bf92f3577b34da6a3ce929d0e0e473\"", "\"4bf92f3577b34da6a3ce929d0e0e47360\"",
+        "\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"", "\"4bf92f3577b34da6a3ce929d0e0e473\\n\"",
+        "\"4bf92f3577b34da6a3ce929d0e0e473g\"", "7", "null", "true", "[]", "{}",
+    };
+    char text[256];
+    for (size_t i = 0; i < sizeof bad_traces / sizeof bad_traces[0]; i++) {
+        snprintf(text, sizeof text, "{\"kind\":\"result\",\"id\":\"x\",\"status\":200,\"result\":\"1\",\"trace\":%s}",
+                 bad_traces[i]);
+        BAD(text, "trace must be 32 lowercase hex digits, not all zero");
+        snprintf(text, sizeof text, TASK_HEAD_TRACE "%s,\"task\":\"NUMBER\",\"subtask\":\"ADD\",\"operands\":[1,2],"
+                 "\"timeoutMs\":5}", bad_traces[i]);
+        BAD(text, "trace must be 32 lowercase hex digits, not all zero");
+    }
 }
 
 static void test_decode_accepts(void)
@@ -372,6 +424,7 @@ int main(void)
 {
     test_round_trips();
     test_decode_accepts();
+    test_trace();
     test_decode_rejects();
     test_decode_rejects_tasks();
     test_rejected_task_keeps_sender();

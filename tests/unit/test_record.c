@@ -19,7 +19,7 @@ static long long integer(const bson_t *doc, const char *key)
 
 static void test_common_fields(void)
 {
-    struct record_base b = { "abc-1", 2, 1700000000123LL, "events-x" };
+    struct record_base b = { "abc-1", 2, 1700000000123LL, "events-x", NULL };
     bson_t *doc = record_completed(&b, "15", "arithmetic-y");
     CHECK_STR_EQ(utf8(doc, "_id"), "abc-1:outcome"); /* one outcome per task, whoever writes it */
     CHECK_STR_EQ(utf8(doc, "task"), "abc-1");
@@ -32,12 +32,32 @@ static void test_common_fields(void)
     CHECK_STR_EQ(utf8(doc, "result"), "15");
     CHECK_STR_EQ(utf8(doc, "backend"), "arithmetic-y");
     CHECK_INT_EQ(integer(doc, "status"), 200);
+    CHECK(utf8(doc, "trace") == NULL); /* no trace, no field */
+    bson_destroy(doc);
+}
+
+/* Every kind of record carries the task's trace id when it has one. */
+static void test_trace(void)
+{
+    struct record_base b = { "t", 0, 1, "e", "4bf92f3577b34da6a3ce929d0e0e4736" };
+    struct msg m = { .kind = MSG_TASK, .origin = "frontend-1", .request = "{}" };
+    bson_t *docs[] = {
+        record_received(&b, &m, "arithmetic", "arithmetic-7", 1), record_dispatched(&b, "string", "string-2", 2),
+        record_completed(&b, "15", "arithmetic-y"), record_failed(&b, 504, "late", NULL),
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        CHECK_STR_EQ(utf8(docs[i], "trace"), "4bf92f3577b34da6a3ce929d0e0e4736");
+        bson_destroy(docs[i]);
+    }
+    b.trace = "";
+    bson_t *doc = record_failed(&b, 504, "late", NULL);
+    CHECK(utf8(doc, "trace") == NULL);
     bson_destroy(doc);
 }
 
 static void test_received(void)
 {
-    struct record_base b = { "t", 0, 1, "e" };
+    struct record_base b = { "t", 0, 1, "e", "" };
     struct msg m = { .kind = MSG_TASK, .origin = "frontend-1", .request = "{\"d1\": 4, \"d2\": 7}" };
     m.task.type = TASK_NUMBER;
     m.task.op = TASK_DIVIDE;
@@ -74,7 +94,7 @@ static void test_received(void)
 
 static void test_dispatched_and_failed(void)
 {
-    struct record_base b = { "t", 1, 1, "e" };
+    struct record_base b = { "t", 1, 1, "e", NULL };
     bson_t *doc = record_dispatched(&b, "string", "string-2", 3);
     CHECK_STR_EQ(utf8(doc, "type"), "dispatched");
     CHECK_STR_EQ(utf8(doc, "service"), "string");
@@ -101,6 +121,7 @@ int main(void)
 {
     test_common_fields();
     test_received();
+    test_trace();
     test_dispatched_and_failed();
     return check_finish();
 }

@@ -904,8 +904,57 @@ static void test_async_accepted(void)
     teardown(&f);
 }
 
+/* A task's trace id goes with it to the backend, into every record, and back in its 202 and its answer; a refusal
+ * carries it too, and a task message with a malformed one is dropped like any malformed message. */
+static void test_trace_travels(void)
+{
+    struct fixture f;
+    struct msg task, answer;
+    const char *tid = "4bf92f3577b34da6a3ce929d0e0e4736";
+    setup(&f, 1, 3);
+    deliver(&f, "{\"kind\":\"task\",\"id\":\"t-tr\",\"replyTo\":\"" FRONTEND "\",\"origin\":\"frontend-1\","
+                "\"task\":\"NUMBER\",\"subtask\":\"ADD\",\"operands\":[5,10],\"requestBody\":\"{}\","
+                "\"timeoutMs\":5000,\"async\":true,\"trace\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}");
+    CHECK_INT_EQ(fake_msg(&f.bus, 0, &task), 0);
+    CHECK_STR_EQ(task.trace, tid);
+    fake_answer(&f.bus, 1);
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 202);
+    CHECK_STR_EQ(answer.trace, tid);
+    msg_clear(&answer);
+    /* Refused while this one runs (MAX_JOBS 1): the refusal names the refused task's trace. */
+    deliver(&f, "{\"kind\":\"task\",\"id\":\"t-full\",\"replyTo\":\"" FRONTEND "\",\"task\":\"NUMBER\","
+                "\"subtask\":\"ADD\",\"operands\":[1,2],\"timeoutMs\":5000,"
+                "\"trace\":\"0af7651916cd43dd8448eb211c80319c\"}");
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 503);
+    CHECK_STR_EQ(answer.trace, "0af7651916cd43dd8448eb211c80319c");
+    msg_clear(&answer);
+    send_result(&f, "t-tr", task.token, "15");
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 200);
+    CHECK_STR_EQ(answer.trace, tid);
+    CHECK_INT_EQ(f.store.n, 2);
+    for (int i = 0; i < f.store.n; i++)
+        CHECK_STR_EQ(rec_str(&f.store, i, "trace"), tid);
+    msg_clear(&answer);
+    msg_clear(&task);
+
+    int before = f.bus.n;
+    unsigned long long bad = stats(&f).bad_messages;
+    deliver(&f, "{\"kind\":\"task\",\"id\":\"t-bad\",\"replyTo\":\"" FRONTEND "\",\"task\":\"NUMBER\","
+                "\"subtask\":\"ADD\",\"operands\":[1,2],\"timeoutMs\":5000,\"trace\":\"x\\\"\\nevent=forged\"}");
+    CHECK_INT_EQ(stats(&f).bad_messages, bad + 1);
+    CHECK_INT_EQ(f.bus.n, before);
+    CHECK_INT_EQ(router_in_flight(f.r), 0);
+    teardown(&f);
+}
+
 int main(void)
 {
+    test_trace_travels();
     test_async_accepted();
     test_redeliver_after_reconnect();
     test_join();
