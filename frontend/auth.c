@@ -124,7 +124,7 @@ int auth_exempt(const char *method, const char *url)
 {
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return 0;
-    return strcmp(url, "/") == 0 || strcmp(url, "/metrics") == 0;
+    return strcmp(url, "/") == 0 || strcmp(url, "/metrics") == 0 || strcmp(url, "/dashboard") == 0;
 }
 
 const char *auth_reason(enum auth_result r)

@@ -34,7 +34,9 @@ size_t auth_tokens_count(const struct auth_tokens *t);
  * on the number of configured tokens and the presented token's length, not on any token's content. */
 enum auth_result auth_check(const struct auth_tokens *t, const char *header);
 
-/* Whether a request needs no token: GET or HEAD of "/" (the health check) and of "/metrics". */
+/* Whether a request needs no token: GET or HEAD of "/" (the health check), of "/metrics", and of "/dashboard" (the
+ * page alone, which holds no data: it reads a token from its URL's fragment and sends it with every fetch of its
+ * data, GET /dashboard/stats and GET /tasks, which need one). */
 int auth_exempt(const char *method, const char *url);
 
 /* The client-readable reason for a refusal (the 401's "error"), and the WWW-Authenticate value to send with it

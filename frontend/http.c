@@ -13,6 +13,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "conn_deadline.h"
+#include "dashboard.h"
 #include "dispatch.h"
 #include "idem.h"
 #include "instruments.h"
@@ -183,6 +184,26 @@ static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
     return respond(h, conn, 200, strdup("{\"message\":\"OK\"}"), NULL);
 }
 
+/* Queue a 200 whose body is not JSON: 'len' bytes of 'body', of Content-Type 'type', with the header pairs in
+ * 'headers' (name, value, ..., NULL; may be NULL). With MHD_RESPMEM_MUST_FREE the body is owned from here on. */
+static enum MHD_Result respond_other(struct http *h, struct MHD_Connection *conn, const char *type, void *body,
+                                     size_t len, enum MHD_ResponseMemoryMode mode, const char *const *headers)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
+    if (!resp) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
+        return MHD_NO;
+    }
+    count(h, 200);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    for (; headers && headers[0]; headers += 2)
+        MHD_add_response_header(resp, headers[0], headers[1]);
+    enum MHD_Result rc = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
 /* GET /metrics: the Prometheus text format (404 with METRICS=off). */
 static enum MHD_Result metrics(struct http *h, struct MHD_Connection *conn)
 {
@@ -190,16 +211,20 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *conn)
     char *text = telemetry_render(h->cfg.telemetry, &len);
     if (!text)
         return respond_error(h, conn, 404, "metrics are off (METRICS=off)", NULL);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    count(h, 200);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
-    enum MHD_Result rc = MHD_queue_response(conn, 200, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    return respond_other(h, conn, "text/plain; version=0.0.4; charset=utf-8", text, len, MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+/* GET /dashboard: the page, from the binary. It holds no data (its script fetches GET /dashboard/stats), and its
+ * Content-Security-Policy lets it load nothing from another host, nor run any script but its own inline one. */
+static enum MHD_Result dashboard(struct http *h, struct MHD_Connection *conn)
+{
+    static const char *const headers[] = {
+        "Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "X-Content-Type-Options", "nosniff", "Referrer-Policy", "no-referrer", "Cache-Control", "no-cache", NULL
+    };
+    return respond_other(h, conn, "text/html; charset=utf-8", (void *)dashboard_html, dashboard_html_len,
+                         MHD_RESPMEM_PERSISTENT, headers);
 }
 
 /* GET /tasks: validate the query, then read the page. */
@@ -214,11 +239,14 @@ static int list(struct http *h, struct request *req, char *err)
     return reads_list(h->reads, req, &q, err) == 0 ? 0 : 503;
 }
 
-/* The last call of a POST /task, GET /task/{id} or GET /tasks: classify, send, suspend. */
+/* The last call of a POST /task, GET /task/{id}, GET /tasks or GET /dashboard/stats: classify, send, suspend. */
 static enum MHD_Result submit(struct http *h, struct request *req)
 {
     char err[TASK_ERR_LEN];
-    dispatch_trace_start(h->dispatch, req, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "traceparent"));
+    /* The dashboard's once-a-second poll is about no task: it starts no trace (and its answers carry none). */
+    if (req->route != ROUTE_DASHBOARD_STATS)
+        dispatch_trace_start(h->dispatch, req,
+                             MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "traceparent"));
     if (req->route == ROUTE_TASK && req->too_large) {
         snprintf(err, sizeof err, "body is larger than %ld bytes", h->cfg.max_body);
         return respond_traced_error(h, req, 413, err);
@@ -242,6 +270,8 @@ static enum MHD_Result submit(struct http *h, struct request *req)
         if (status != 0)
             return respond_traced_error(h, req, status, err);
         rc = 0;
+    } else if (req->route == ROUTE_DASHBOARD_STATS) {
+        rc = reads_stats(h->reads, req, clock_wall_ms(), err);
     } else {
         rc = reads_task(h->reads, req, err);
     }
@@ -335,15 +365,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * MHD_stop_daemon aborts the process when it finds one. Requests already suspended are answered by main. */
     if (h->stopping)
         return respond_error(h, conn, 503, HTTP_SHUTTING_DOWN, NULL);
-    char err[TASK_ERR_LEN];
+    char err[TASK_ERR_LEN + 64]; /* a 404 names every route */
     switch (req->route) {
     case ROUTE_HEALTH:
         return health(h, conn);
     case ROUTE_METRICS:
         return metrics(h, conn);
+    case ROUTE_DASHBOARD:
+        return dashboard(h, conn);
     case ROUTE_TASK:
     case ROUTE_HISTORY:
     case ROUTE_LIST:
+    case ROUTE_DASHBOARD_STATS:
         return submit(h, req);
     case ROUTE_BAD_METHOD:
         snprintf(err, sizeof err, "method %s is not allowed on %s (allowed: %s)", method, url, req->allow);
@@ -352,8 +385,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return respond_error(h, conn, 400, "a task id is 1 to 39 characters of letters, digits and '-'", NULL);
     default:
         snprintf(err, sizeof err, "no route for %.10s %.60s (routes: GET /, POST /task, GET /task/{id}, GET /tasks, "
-                 "GET /metrics)",
-                 method, url);
+                 "GET /metrics, GET /dashboard, GET /dashboard/stats)", method, url);
         return respond_error(h, conn, 404, err, NULL);
     }
 }

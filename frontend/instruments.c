@@ -71,6 +71,10 @@ const char *instruments_route_label(int route)
         return "/tasks";
     case ROUTE_METRICS:
         return "/metrics";
+    case ROUTE_DASHBOARD:
+        return "/dashboard";
+    case ROUTE_DASHBOARD_STATS:
+        return "/dashboard/stats";
     default:
         return "other";
     }

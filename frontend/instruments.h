@@ -25,7 +25,8 @@ struct instruments {
 void instruments_declare(struct instruments *ins, struct metrics *m);
 /* telemetry_sample_fn over a struct instruments whose dispatch, pending and events are set. */
 void instruments_sample(void *arg);
-/* The route label of a request (a bounded set: "/", "/task", "/task/{id}", "/tasks", "/metrics", "other"). */
+/* The route label of a request (a bounded set: "/", "/task", "/task/{id}", "/tasks", "/metrics", "/dashboard",
+ * "/dashboard/stats", "other"). */
 const char *instruments_route_label(int route);
 
 #endif

@@ -216,7 +216,7 @@ int main(int argc, char **argv)
                                   app.ins.publish, (int)tracing };
     app.dispatch = app.pending && events ? dispatch_new(&io, &dc, events, app.pending) : NULL;
     struct projection *projection = app.bus ? projection_new(app.bus, 0) : NULL;
-    struct reads *reads = projection && app.dispatch ? reads_new(projection, app.dispatch, app.pending) : NULL;
+    struct reads *reads = projection && app.dispatch ? reads_new(projection, app.dispatch, app.pending, app.bus) : NULL;
     if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch || !reads || !app.telemetry) {
         fprintf(stderr, "frontend: out of memory at start-up\n");
         return 1;

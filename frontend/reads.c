@@ -7,6 +7,7 @@
 #include "dispatch.h"
 #include "projection.h"
 #include "reply.h"
+#include "snapshots.h"
 
 #define READS_BUS_DOWN "the message bus (Redis) is not reachable"
 
@@ -14,6 +15,7 @@ struct reads {
     struct projection *proj;
     struct dispatch *dispatch;
     struct pending *pending;
+    struct bus *bus;
 };
 
 /* What a read's callback needs: the request and who answers it. */
@@ -22,11 +24,11 @@ struct read {
     struct request *req;
 };
 
-struct reads *reads_new(struct projection *proj, struct dispatch *dispatch, struct pending *pending)
+struct reads *reads_new(struct projection *proj, struct dispatch *dispatch, struct pending *pending, struct bus *bus)
 {
     struct reads *r = calloc(1, sizeof *r);
     if (r)
-        *r = (struct reads){ proj, dispatch, pending };
+        *r = (struct reads){ proj, dispatch, pending, bus };
     return r;
 }
 
@@ -105,6 +107,7 @@ int reads_task(struct reads *r, struct request *req, char *err)
     return sent(rd, err);
 }
 
+/* The answer of a listing or of the dashboard's read: a 200 with 'body', or a 503 with 'err'. */
 static void on_list(char *body, const char *err, void *arg)
 {
     struct read *rd = arg;
@@ -125,6 +128,17 @@ int reads_list(struct reads *r, struct request *req, const struct taskview_query
 {
     struct read *rd = read_new(r, req);
     if (!rd || projection_list(r->proj, q, on_list, rd) != 0) {
+        free(rd);
+        snprintf(err, TASK_ERR_LEN, READS_BUS_DOWN);
+        return -1;
+    }
+    return sent(rd, err);
+}
+
+int reads_stats(struct reads *r, struct request *req, long long now_ms, char *err)
+{
+    struct read *rd = read_new(r, req);
+    if (!rd || snapshots_read(r->bus, now_ms, on_list, rd) != 0) {
         free(rd);
         snprintf(err, TASK_ERR_LEN, READS_BUS_DOWN);
         return -1;

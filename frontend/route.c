@@ -31,6 +31,10 @@ enum route route_match(const char *method, const char *url, char *id, const char
         *allow = "GET, HEAD";
         return get ? ROUTE_METRICS : ROUTE_BAD_METHOD;
     }
+    if (strcmp(url, "/dashboard") == 0 || strcmp(url, "/dashboard/stats") == 0) {
+        *allow = "GET, HEAD";
+        return !get ? ROUTE_BAD_METHOD : url[10] ? ROUTE_DASHBOARD_STATS : ROUTE_DASHBOARD;
+    }
     if (strncmp(url, "/task/", 6) == 0) {
         *allow = "GET, HEAD";
         if (!get)

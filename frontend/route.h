@@ -5,14 +5,16 @@
 #include "task.h"
 
 enum route {
-    ROUTE_HEALTH,      /* GET / */
-    ROUTE_TASK,        /* POST /task */
-    ROUTE_HISTORY,     /* GET /task/{id} */
-    ROUTE_LIST,        /* GET /tasks */
-    ROUTE_METRICS,     /* GET /metrics */
-    ROUTE_NOT_FOUND,   /* 404 */
-    ROUTE_BAD_METHOD,  /* 405: the path exists, the method does not */
-    ROUTE_BAD_ID,      /* 400: GET /task/{id} with an id that cannot be one of ours */
+    ROUTE_HEALTH,          /* GET / */
+    ROUTE_TASK,            /* POST /task */
+    ROUTE_HISTORY,         /* GET /task/{id} */
+    ROUTE_LIST,            /* GET /tasks */
+    ROUTE_METRICS,         /* GET /metrics */
+    ROUTE_DASHBOARD,       /* GET /dashboard: the page */
+    ROUTE_DASHBOARD_STATS, /* GET /dashboard/stats: its data */
+    ROUTE_NOT_FOUND,       /* 404 */
+    ROUTE_BAD_METHOD,      /* 405: the path exists, the method does not */
+    ROUTE_BAD_ID,          /* 400: GET /task/{id} with an id that cannot be one of ours */
 };
 
 /* Match 'method' and 'url' (path only; MHD strips the query string). For ROUTE_HISTORY copies the id into 'id'

@@ -14,8 +14,9 @@ Why each rule (commands from common/bus.c, registry.c, outcome.c, projection.c, 
 events/rebuild.c; channels are "taskbus:<replica id>" and a replica id starts with its service, common/clock.c).
 Redis channel rules cover PUBLISH and SUBSCRIBE alike, and a user's key rules apply to all its commands, so each
 concern is a selector "(...)" of its own (Redis >= 7.0): a frontend may SUBSCRIBE only to frontend channels and
-PUBLISH only to events channels, write only Idempotency-Key claims and its own registry entry, and only read the
-projection (HGETALL, and the list script as EVALSHA_RO/EVAL_RO, which Redis refuses to run if it wrote).
+PUBLISH only to events channels, write only Idempotency-Key claims, its own registry entry and its own metrics
+snapshot, and only read the projection (HGETALL, and the list script as EVALSHA_RO/EVAL_RO, which Redis refuses to
+run if it wrote) and every replica's snapshot (the dashboard: ZRANGEBYSCORE of the set that lists them, MGET).
 """
 import argparse
 import hashlib
@@ -46,6 +47,7 @@ def rules(services):
             "(+zrangebyscore %R~taskbus:replicas:events)",
             "(+hgetall +evalsha_ro +eval_ro +zrevrangebylex +hmget %R~taskbus:task:* %R~taskbus:tasks*)",
             snapshot("frontend"),
+            "(+zrangebyscore +mget %R~taskbus:stats %R~taskbus:stats:*)",
         ],
         "events": [
             "+ping +subscribe &taskbus:events-*",

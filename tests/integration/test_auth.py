@@ -1,5 +1,5 @@
-"""API tokens (API_TOKENS_FILE): every route but GET / and GET /metrics needs Authorization: Bearer <token>; the
-file is re-read on SIGHUP; no token ever reaches the log."""
+"""API tokens (API_TOKENS_FILE): every route but GET /, GET /metrics and GET /dashboard (the page, without data)
+needs Authorization: Bearer <token>; the file is re-read on SIGHUP; no token ever reaches the log."""
 import http.client
 import json
 import os
@@ -137,7 +137,11 @@ class ApiTokens(unittest.TestCase):
         self.assertEqual((status, body), (200, {"message": "OK"}))
         self.assertEqual(request(self.port, "HEAD", "/")[0], 200)
         self.assertEqual(request(self.port, "GET", "/", headers=bearer("tb-not-a-token"))[0], 200)
-        self.assertEqual(request(self.port, "GET", "/metrics")[0], 404)  # exempt, and not implemented yet
+        self.assertEqual(request(self.port, "GET", "/metrics")[0], 200)
+        # The dashboard's page holds no data and needs no token; its data does.
+        self.assertEqual(request(self.port, "GET", "/dashboard")[0], 200)
+        self.assert_refused(request(self.port, "GET", "/dashboard/stats"), CHALLENGE, "missing")
+        self.assertEqual(request(self.port, "GET", "/dashboard/stats", headers=bearer(FIRST))[0], 200)
 
     def test_z_sighup_reloads(self):
         """Runs last (unittest orders by name): it replaces the tokens."""

@@ -17,8 +17,8 @@ Three stacks:
   504 from events (no live replica), 503 with Retry-After past MAX_IN_FLIGHT, a 202 whose task stays pending.
 - Silent: redis-server and a frontend only, with a fake events replica that registers and never answers: the
   frontend's own 504 on POST /task and GET /task/{id}; once the fake leaves, 503 on every route.
-- Tokens: redis-server and a frontend with API_TOKENS_FILE: 401 on every route but GET / and HEAD /, and the
-  document's security (bearerAuth everywhere, none on GET / and HEAD /).
+- Tokens: redis-server and a frontend with API_TOKENS_FILE: 401 on every route but GET /, /metrics and /dashboard
+  (and HEAD), and the document's security (bearerAuth everywhere, none on those three).
 """
 import datetime
 import http.client
@@ -46,7 +46,9 @@ SPEC_PATH = os.path.join(harness.TOP, "openapi.yaml")
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 # The routes the frontend serves (frontend/route.c); the document must describe each, and the 405s' Allow headers
 # and the 404's list of routes must agree with it.
-ROUTES = {"/": {"GET", "HEAD"}, "/metrics": {"GET", "HEAD"}, "/task": {"POST"}, "/task/{id}": {"GET", "HEAD"}, "/tasks": {"GET", "HEAD"}}
+ROUTES = {"/": {"GET", "HEAD"}, "/metrics": {"GET", "HEAD"}, "/dashboard": {"GET", "HEAD"},
+          "/dashboard/stats": {"GET", "HEAD"}, "/task": {"POST"}, "/task/{id}": {"GET", "HEAD"},
+          "/tasks": {"GET", "HEAD"}}
 # Headers whose presence means something: an answer may carry them only where the document lists them.
 SIGNIFICANT_HEADERS = ("allow", "location", "preference-applied", "retry-after", "www-authenticate", "traceparent")
 TASK_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -520,6 +522,15 @@ class Full(SpecTest, harness.StackTest):
         self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"), headers)
         self.call("HEAD", "/metrics", expect=200)
 
+    def test_dashboard(self):
+        _, headers, _ = self.call("GET", "/dashboard", expect=200)
+        self.assertEqual(headers["content-type"], "text/html; charset=utf-8")
+        self.call("HEAD", "/dashboard", expect=200)
+        # Every replica writes its snapshot within a second of its start.
+        harness.wait_until("every daemon's snapshot", lambda: {"frontend", "events", "backend"} <= {
+            r["daemon"] for r in self.call("GET", "/dashboard/stats", expect=200)[2]["replicas"]}, 10)
+        self.call("HEAD", "/dashboard/stats", expect=200)
+
     def test_404_unknown_routes(self):
         for method, path in (("GET", "/nope"), ("POST", "/tasks/1"), ("DELETE", "/x")):
             with self.subTest(route=f"{method} {path}"):
@@ -911,7 +922,7 @@ class Tokens(SpecTest):
                 if m.upper() not in METHODS:
                     continue
                 with self.subTest(operation=f"{m.upper()} {tpl}"):
-                    if tpl in ("/", "/metrics"):
+                    if tpl in ("/", "/metrics", "/dashboard"):
                         self.assertEqual(op.get("security"), [])
                         self.assertNotIn("401", op["responses"])
                     else:
@@ -922,7 +933,8 @@ class Tokens(SpecTest):
 
     def test_401_on_every_route_but_health(self):
         routes = [("POST", "/task"), ("GET", "/task/abc-1"), ("HEAD", "/task/abc-1"), ("GET", "/tasks"),
-                  ("HEAD", "/tasks"), ("DELETE", "/"), ("POST", "/"), ("GET", "/task"), ("PUT", "/tasks"),
+                  ("HEAD", "/tasks"), ("GET", "/dashboard/stats"), ("HEAD", "/dashboard/stats"),
+                  ("POST", "/dashboard"), ("DELETE", "/"), ("POST", "/"), ("GET", "/task"), ("PUT", "/tasks"),
                   ("DELETE", "/task/abc-1"), ("GET", "/nope")]
         cases = [({}, 'Bearer realm="taskbus"', "missing"),
                  ({"Authorization": "Basic b3BlbmFwaQ=="}, 'Bearer realm="taskbus"', "malformed"),
@@ -940,6 +952,8 @@ class Tokens(SpecTest):
     def test_health_needs_no_token_and_a_token_opens_the_rest(self):
         self.assertIn(self.call("GET", "/")[0], (200, 503))
         self.assertIn(self.call("HEAD", "/")[0], (200, 503))
+        self.call("GET", "/dashboard", expect=200)
+        self.call("GET", "/dashboard/stats", headers={"Authorization": "Bearer " + self.TOKEN}, expect=200)
         self.call("GET", "/tasks", headers={"Authorization": "Bearer " + self.TOKEN}, expect=200)
         self.call("GET", "/task/bad!id", headers={"Authorization": "Bearer " + self.TOKEN}, expect=400)
 

@@ -75,6 +75,26 @@ class RedisAcl(harness.StackTest):
             self.assertEqual(r.command("EVAL_RO", "return redis.call('HMGET', 'taskbus:task:x', 'status')", "0"),
                              [None])
 
+    def test_frontend_reads_every_snapshot_and_writes_only_its_own(self):
+        """The dashboard (GET /dashboard/stats) reads every replica's metrics snapshot; nothing else opens up."""
+        events_key = "taskbus:stats:" + self.ids["events"]
+
+        def exists():
+            with self.stack.redis() as r:
+                return r.command("EXISTS", events_key)
+        harness.wait_until("the events replica's snapshot", exists)
+        with self.stack.redis("frontend") as r:
+            live = [m.decode() for m in r.command("ZRANGEBYSCORE", "taskbus:stats", "0", "+inf")]
+            self.assertIn(self.ids["events"], live)
+            self.assertIn(self.ids["backend"], live)
+            self.assertIsNotNone(r.command("MGET", events_key)[0])
+        self.refused("frontend", "SET", events_key, "{}")
+        self.refused("frontend", "MGET", "taskbus:outcome:x")
+        self.refused("frontend", "GET", events_key)
+        status, stats = harness.http(self.port, "GET", "/dashboard/stats")
+        self.assertEqual(status, 200, stats)
+        self.assertTrue({self.ids["events"], self.ids["frontend"]} <= {r["replica"] for r in stats["replicas"]}, stats)
+
     def test_subscribe_only_to_own_role(self):
         self.refused("frontend", "SUBSCRIBE", self.channel("events"))
         self.refused("frontend", "SUBSCRIBE", self.channel("backend"))

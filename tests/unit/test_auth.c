@@ -75,6 +75,10 @@ static void test_answers(void)
     CHECK(auth_exempt("GET", "/"));
     CHECK(auth_exempt("HEAD", "/"));
     CHECK(auth_exempt("GET", "/metrics"));
+    CHECK(auth_exempt("GET", "/dashboard"));
+    CHECK(auth_exempt("HEAD", "/dashboard"));
+    CHECK(!auth_exempt("GET", "/dashboard/stats"));
+    CHECK(!auth_exempt("POST", "/dashboard"));
     CHECK(!auth_exempt("POST", "/"));
     CHECK(!auth_exempt("GET", "/task/abc"));
     CHECK(!auth_exempt("GET", "/tasks"));

@@ -128,6 +128,19 @@ static void test_list(void)
     ROUTE("GET", "/tasks/", ROUTE_NOT_FOUND);
 }
 
+static void test_dashboard(void)
+{
+    ROUTE("GET", "/dashboard", ROUTE_DASHBOARD);
+    ROUTE("HEAD", "/dashboard", ROUTE_DASHBOARD);
+    ROUTE("GET", "/dashboard/stats", ROUTE_DASHBOARD_STATS);
+    ROUTE("HEAD", "/dashboard/stats", ROUTE_DASHBOARD_STATS);
+    BAD_METHOD("POST", "/dashboard", "GET, HEAD");
+    BAD_METHOD("DELETE", "/dashboard/stats", "GET, HEAD");
+    ROUTE("GET", "/dashboard/", ROUTE_NOT_FOUND);
+    ROUTE("GET", "/dashboard/stats/", ROUTE_NOT_FOUND);
+    ROUTE("GET", "/dashboards", ROUTE_NOT_FOUND);
+}
+
 static void test_prefers_async(void)
 {
     CHECK_INT_EQ(route_prefers_async("respond-async"), 1);
@@ -145,6 +158,7 @@ static void test_prefers_async(void)
 int main(void)
 {
     test_list();
+    test_dashboard();
     test_prefers_async();
     test_health();
     test_task();
