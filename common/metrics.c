@@ -144,6 +144,16 @@ struct metric *metrics_add(struct metrics *m, enum metric_type type, const char 
     return f;
 }
 
+struct metric_series *metrics_add_counter(struct metrics *m, const char *name, const char *help)
+{
+    return metric_only(metrics_add(m, METRIC_COUNTER, name, help, NULL, NULL, 0));
+}
+
+struct metric_series *metrics_add_gauge(struct metrics *m, const char *name, const char *help)
+{
+    return metric_only(metrics_add(m, METRIC_GAUGE, name, help, NULL, NULL, 0));
+}
+
 /* ---- series */
 
 static int series_matches(const struct metric_series *s, int n, const char *const *values)

@@ -44,6 +44,11 @@ void metrics_free(struct metrics *m);
 struct metric *metrics_add(struct metrics *m, enum metric_type type, const char *name, const char *help,
                            const char *labels, const double *bounds, size_t n_bounds);
 
+/* The one series of a new counter or gauge without labels (metrics_add, then metric_only): for the many families
+ * that are a single number. NULL when 'm' is NULL (METRICS=off) or on a bad declaration. */
+struct metric_series *metrics_add_counter(struct metrics *m, const char *name, const char *help);
+struct metric_series *metrics_add_gauge(struct metrics *m, const char *name, const char *help);
+
 /* The series of 'f' for the label values given, in the order of the declaration (as many as it has labels; NULL
  * or missing values count as ""). Created on first use; values are truncated to METRIC_VALUE_LEN - 1 bytes. Past
  * METRIC_MAX_SERIES every new combination shares one series whose values are all "other". Returns NULL only when

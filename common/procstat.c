@@ -21,18 +21,13 @@ struct procstat *procstat_new(struct metrics *m)
     struct procstat *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->cpu = metric_only(metrics_add(m, METRIC_COUNTER, "process_cpu_seconds_total",
-                                     "User and system CPU time spent in seconds.", NULL, NULL, 0));
-    p->rss = metric_only(metrics_add(m, METRIC_GAUGE, "process_resident_memory_bytes",
-                                     "Resident memory size in bytes.", NULL, NULL, 0));
-    p->vsize = metric_only(metrics_add(m, METRIC_GAUGE, "process_virtual_memory_bytes",
-                                       "Virtual memory size in bytes.", NULL, NULL, 0));
-    p->fds = metric_only(metrics_add(m, METRIC_GAUGE, "process_open_fds", "Number of open file descriptors.", NULL,
-                                     NULL, 0));
-    p->max_fds = metric_only(metrics_add(m, METRIC_GAUGE, "process_max_fds",
-                                         "Maximum number of open file descriptors.", NULL, NULL, 0));
-    p->start = metric_only(metrics_add(m, METRIC_GAUGE, "process_start_time_seconds",
-                                       "Start time of the process since unix epoch in seconds.", NULL, NULL, 0));
+    p->cpu = metrics_add_counter(m, "process_cpu_seconds_total", "User and system CPU time spent in seconds.");
+    p->rss = metrics_add_gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes.");
+    p->vsize = metrics_add_gauge(m, "process_virtual_memory_bytes", "Virtual memory size in bytes.");
+    p->fds = metrics_add_gauge(m, "process_open_fds", "Number of open file descriptors.");
+    p->max_fds = metrics_add_gauge(m, "process_max_fds", "Maximum number of open file descriptors.");
+    p->start = metrics_add_gauge(m, "process_start_time_seconds",
+                                 "Start time of the process since unix epoch in seconds.");
     if (!p->cpu || !p->rss || !p->vsize || !p->fds || !p->max_fds || !p->start) {
         free(p);
         return NULL;

@@ -34,21 +34,16 @@ struct telemetry {
 static void declare_bus(struct telemetry *t)
 {
     struct metrics *m = t->m;
-    t->bus_window = metric_only(metrics_add(m, METRIC_GAUGE, "taskbus_bus_window_used",
-                                            "Publishes sent to Redis and not yet answered (at most BUS_WINDOW).",
-                                            NULL, NULL, 0));
-    t->bus_queued = metric_only(metrics_add(m, METRIC_GAUGE, "taskbus_bus_queued",
-                                            "Publishes waiting locally for room in the window (at most "
-                                            "BUS_MAX_QUEUE).", NULL, NULL, 0));
-    t->bus_published = metric_only(metrics_add(m, METRIC_COUNTER, "taskbus_bus_published_total",
-                                               "Messages accepted for publishing.", NULL, NULL, 0));
-    t->bus_failed = metric_only(metrics_add(m, METRIC_COUNTER, "taskbus_bus_publish_failures_total",
-                                            "Publishes Redis refused or a lost connection failed.", NULL, NULL, 0));
-    t->bus_reconnects = metric_only(metrics_add(m, METRIC_COUNTER, "taskbus_bus_reconnects_total",
-                                                "Connections to Redis re-established after one was lost.", NULL,
-                                                NULL, 0));
-    t->bus_up = metric_only(metrics_add(m, METRIC_GAUGE, "taskbus_bus_up",
-                                        "1 when both Redis connections are up and subscribed.", NULL, NULL, 0));
+    t->bus_window = metrics_add_gauge(m, "taskbus_bus_window_used",
+                                      "Publishes sent to Redis and not yet answered (at most BUS_WINDOW).");
+    t->bus_queued = metrics_add_gauge(m, "taskbus_bus_queued",
+                                      "Publishes waiting locally for room in the window (at most BUS_MAX_QUEUE).");
+    t->bus_published = metrics_add_counter(m, "taskbus_bus_published_total", "Messages accepted for publishing.");
+    t->bus_failed = metrics_add_counter(m, "taskbus_bus_publish_failures_total",
+                                        "Publishes Redis refused or a lost connection failed.");
+    t->bus_reconnects = metrics_add_counter(m, "taskbus_bus_reconnects_total",
+                                            "Connections to Redis re-established after one was lost.");
+    t->bus_up = metrics_add_gauge(m, "taskbus_bus_up", "1 when both Redis connections are up and subscribed.");
 }
 
 static void sample_bus(struct telemetry *t)

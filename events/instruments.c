@@ -9,11 +9,6 @@
 static const double ATTEMPT_BUCKETS[] = { 1, 2, 3, 5, 10 };
 static const double BATCH_BUCKETS[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000 };
 
-static struct metric_series *counter(struct metrics *m, const char *name, const char *help)
-{
-    return metric_only(metrics_add(m, METRIC_COUNTER, name, help, NULL, NULL, 0));
-}
-
 void instruments_declare(struct instruments *ins, struct metrics *m, struct router_metrics *rm,
                          struct metric_series **store_batch, struct metric_series **store_insert,
                          struct metric_series **store_commit)
@@ -40,22 +35,22 @@ void instruments_declare(struct instruments *ins, struct metrics *m, struct rout
     *store_insert = metric_only(metrics_add(m, METRIC_HISTOGRAM, "taskbus_store_insert_seconds",
                                             "Duration of one bulk insert, retries included.", NULL,
                                             METRIC_SECONDS_BUCKETS, METRIC_SECONDS_BUCKETS_N));
-    ins->in_flight = metric_only(metrics_add(m, METRIC_GAUGE, "taskbus_tasks_in_flight",
-                                             "Tasks received and not yet answered (at most MAX_JOBS).", NULL, NULL,
-                                             0));
-    ins->backlog = metric_only(metrics_add(m, METRIC_GAUGE, "taskbus_store_backlog",
-                                           "Records waiting for the store (at most STORE_MAX_BACKLOG).", NULL, NULL,
-                                           0));
-    ins->refused = counter(m, "taskbus_tasks_refused_total", "Tasks answered 503 at once (a cap was reached).");
-    ins->redelivered = counter(m, "taskbus_redispatches_total",
-                               "Tasks sent again to another backend replica (theirs vanished or the bus "
-                               "reconnected).");
-    ins->handoffs = counter(m, "taskbus_handoffs_total",
-                            "Tasks taken over from an events replica that vanished.");
-    ins->bad_messages = counter(m, "taskbus_bad_messages_total", "Bus messages dropped as malformed.");
-    ins->late_results = counter(m, "taskbus_late_results_total", "Backend results for tasks already answered.");
-    ins->projection_failed = counter(m, "taskbus_projection_failures_total",
-                                     "Records that could not be projected into Redis.");
+    ins->in_flight = metrics_add_gauge(m, "taskbus_tasks_in_flight",
+                                       "Tasks received and not yet answered (at most MAX_JOBS).");
+    ins->backlog = metrics_add_gauge(m, "taskbus_store_backlog",
+                                     "Records waiting for the store (at most STORE_MAX_BACKLOG).");
+    ins->refused = metrics_add_counter(m, "taskbus_tasks_refused_total",
+                                       "Tasks answered 503 at once (a cap was reached).");
+    ins->redelivered = metrics_add_counter(m, "taskbus_redispatches_total",
+                                           "Tasks sent again to another backend replica (theirs vanished or the bus "
+                                           "reconnected).");
+    ins->handoffs = metrics_add_counter(m, "taskbus_handoffs_total",
+                                        "Tasks taken over from an events replica that vanished.");
+    ins->bad_messages = metrics_add_counter(m, "taskbus_bad_messages_total", "Bus messages dropped as malformed.");
+    ins->late_results = metrics_add_counter(m, "taskbus_late_results_total",
+                                            "Backend results for tasks already answered.");
+    ins->projection_failed = metrics_add_counter(m, "taskbus_projection_failures_total",
+                                                 "Records that could not be projected into Redis.");
     ins->replicas = metrics_add(m, METRIC_GAUGE, "taskbus_replicas",
                                 "Live replicas of each backend service, as the registry shows them.", "service",
                                 NULL, 0);

@@ -8,11 +8,6 @@
 #include "replica.h"
 #include "route.h"
 
-static struct metric_series *counter(struct metrics *m, const char *name, const char *help)
-{
-    return metric_only(metrics_add(m, METRIC_COUNTER, name, help, NULL, NULL, 0));
-}
-
 void instruments_declare(struct instruments *ins, struct metrics *m)
 {
     ins->requests = metrics_add(m, METRIC_COUNTER, "taskbus_http_requests_total",
@@ -27,20 +22,20 @@ void instruments_declare(struct instruments *ins, struct metrics *m)
                                        "stage", METRIC_SECONDS_BUCKETS, METRIC_SECONDS_BUCKETS_N);
     ins->publish = metric_labels(stage, "frontend_to_events", NULL, NULL);
     ins->end_to_end = metric_labels(stage, "end_to_end", NULL, NULL);
-    ins->in_flight = metric_only(metrics_add(m, METRIC_GAUGE, "taskbus_http_requests_in_flight",
-                                             "Requests waiting for their answer (at most MAX_IN_FLIGHT).", NULL, NULL,
-                                             0));
+    ins->in_flight = metrics_add_gauge(m, "taskbus_http_requests_in_flight",
+                                       "Requests waiting for their answer (at most MAX_IN_FLIGHT).");
     ins->events_replicas = metric_labels(metrics_add(m, METRIC_GAUGE, "taskbus_replicas",
                                                      "Live replicas of each service this replica sends to.",
                                                      "service", NULL, 0), "events", NULL, NULL);
-    ins->redispatched = counter(m, "taskbus_frontend_redispatches_total",
-                                "Tasks sent to another events replica because theirs vanished.");
-    ins->resent = counter(m, "taskbus_frontend_resends_total",
-                          "Tasks sent again after the bus failed or reconnected.");
-    ins->followed = counter(m, "taskbus_frontend_followed_total",
-                            "Tasks answered 504 and followed until their outcome.");
-    ins->replays = counter(m, "taskbus_idempotent_replays_total",
-                           "Requests answered with the outcome of an earlier one with the same Idempotency-Key.");
+    ins->redispatched = metrics_add_counter(m, "taskbus_frontend_redispatches_total",
+                                            "Tasks sent to another events replica because theirs vanished.");
+    ins->resent = metrics_add_counter(m, "taskbus_frontend_resends_total",
+                                      "Tasks sent again after the bus failed or reconnected.");
+    ins->followed = metrics_add_counter(m, "taskbus_frontend_followed_total",
+                                        "Tasks answered 504 and followed until their outcome.");
+    ins->replays = metrics_add_counter(m, "taskbus_idempotent_replays_total",
+                                       "Requests answered with the outcome of an earlier one with the same "
+                                       "Idempotency-Key.");
 }
 
 void instruments_sample(void *arg)
