@@ -194,7 +194,7 @@ struct metric_series *metric_labels(struct metric *f, const char *v1, const char
         atomic_store_explicit(&f->n_series, n + 1, memory_order_release);
     }
     pthread_mutex_unlock(f->lock);
-    /* Out of memory: the first series stands in, so callers never get NULL for a family. */
+    /* Out of memory: the first series stands in (NULL if there is none yet: every metric_ call takes NULL). */
     return s ? s : f->series[0];
 }
 
@@ -270,18 +270,35 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
     }
 }
 
-/* A number as Prometheus and JSON both read it: integers without a fraction, others with 15 significant digits
- * when those read back as the same double, else 17. */
-static const char *format_number(double v, char *out, size_t len)
+/* A number as Prometheus ('json' 0) or JSON reads it: integers without a fraction, others with 15 significant
+ * digits when those read back as the same double, else 17. Infinities and NaN are the text format's +Inf, -Inf
+ * and NaN; JSON has no such numbers, so there they become the largest doubles and 0. */
+static const char *format_number(double v, int json, char *out, size_t len)
 {
     if (isnan(v))
-        snprintf(out, len, "0");
+        snprintf(out, len, "%s", json ? "0" : "NaN");
     else if (isinf(v))
-        snprintf(out, len, "%s", v > 0 ? "1e308" : "-1e308");
+        snprintf(out, len, "%s", json ? (v > 0 ? "1e308" : "-1e308") : (v > 0 ? "+Inf" : "-Inf"));
     else if (v == floor(v) && fabs(v) < 1e15)
         snprintf(out, len, "%.0f", v);
     else if (snprintf(out, len, "%.15g", v) > 0 && strtod(out, NULL) != v)
         snprintf(out, len, "%.17g", v);
+    return out;
+}
+
+/* HELP text escaped as the text format wants it there: only backslash and line feed. */
+static const char *escape_help(const char *in, char *out, size_t len)
+{
+    size_t n = 0;
+    for (; *in && n + 3 < len; in++) {
+        if (*in == '\\' || *in == '\n') {
+            out[n++] = '\\';
+            out[n++] = *in == '\n' ? 'n' : '\\';
+        } else {
+            out[n++] = *in;
+        }
+    }
+    out[n] = '\0';
     return out;
 }
 
@@ -329,7 +346,7 @@ static void put_series(struct buf *b, int json, const char *name, const char *su
 static void put_value(struct buf *b, int json, double v)
 {
     char num[64];
-    buf_printf(b, json ? "%s]," : "%s\n", format_number(v, num, sizeof num));
+    buf_printf(b, json ? "%s]," : "%s\n", format_number(v, json, num, sizeof num));
 }
 
 static void render_family(struct buf *b, int json, const struct metric *f)
@@ -337,7 +354,7 @@ static void render_family(struct buf *b, int json, const struct metric *f)
     static const char *types[] = { "counter", "gauge", "histogram" };
     if (!json) {
         char help[1024];
-        escape_value(f->help, 0, help, sizeof help);
+        escape_help(f->help, help, sizeof help);
         buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, help, f->name, types[f->type]);
     }
     size_t n = atomic_load_explicit(&f->n_series, memory_order_acquire);
@@ -353,7 +370,7 @@ static void render_family(struct buf *b, int json, const struct metric *f)
         for (size_t k = 0; k <= f->n_bounds; k++) {
             cumulative += atomic_load_explicit(&s->buckets[k], memory_order_relaxed);
             put_series(b, json, f->name, "_bucket", f, s,
-                       k < f->n_bounds ? format_number(f->bounds[k], le, sizeof le) : "+Inf");
+                       k < f->n_bounds ? format_number(f->bounds[k], 0, le, sizeof le) : "+Inf");
             put_value(b, json, (double)cumulative);
         }
         put_series(b, json, f->name, "_sum", f, s, NULL);

@@ -51,8 +51,10 @@ struct metric_series *metrics_add_gauge(struct metrics *m, const char *name, con
 
 /* The series of 'f' for the label values given, in the order of the declaration (as many as it has labels; NULL
  * or missing values count as ""). Created on first use; values are truncated to METRIC_VALUE_LEN - 1 bytes. Past
- * METRIC_MAX_SERIES every new combination shares one series whose values are all "other". Returns NULL only when
- * 'f' is NULL, so callers may cache the pointer; any thread. */
+ * METRIC_MAX_SERIES - 1 combinations every new one shares one series whose values are all "other". Returns the
+ * same pointer for the same values, so callers may cache it; NULL when 'f' is NULL, or out of memory before the
+ * family had any series (every metric_ call takes NULL). Any thread; a new combination takes the registry's lock
+ * once. */
 struct metric_series *metric_labels(struct metric *f, const char *v1, const char *v2, const char *v3);
 /* The series of a family without labels (NULL-safe). */
 struct metric_series *metric_only(struct metric *f);

@@ -22,8 +22,11 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
                               enum MHD_ResponseMemoryMode mode)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
-    if (!r)
+    if (!r) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
         return MHD_NO;
+    }
     MHD_add_response_header(r, "Content-Type", type);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, "Allow", "GET");

@@ -343,7 +343,6 @@ struct view_call {
     projection_view_fn cb;
     void *arg;
     char task_id[TASK_ID_LEN];
-    char trace[TRACE_ID_LEN];   /* the record's trace id, for the log line of a failure */
 };
 
 /* HGETALL's answer: the fields that are record _ids ("<task>:<seq>", "<task>:outcome") hold the records. */

@@ -15,7 +15,6 @@
 #include "procstat.h"
 
 #define TELEMETRY_PERIOD_MS 1000
-#define TELEMETRY_TTL_MS 5000     /* a snapshot outlives a few missed periods, then its replica leaves the page */
 
 struct telemetry {
     struct metrics *m;
@@ -89,7 +88,8 @@ char *telemetry_render(struct telemetry *t, unsigned long *len)
 {
     if (!t || !t->m)
         return NULL;
-    procstat_collect(t->proc);
+    /* The process gauges are as of the last tick: reading /proc (a directory entry per open descriptor) on every
+     * scrape would put that work on the caller's loop, for anyone who can reach the port. */
     size_t n;
     char *text = metrics_render_text(t->m, &n);
     *len = n;
@@ -112,7 +112,6 @@ static void send_snapshot(struct telemetry *t)
     if (!t->bus || t->snapshot_out || !bus_is_ready(t->bus))
         return;
     size_t mlen;
-    procstat_collect(t->proc);
     char *metrics = metrics_render_json(t->m, &mlen);
     if (!metrics)
         return;
@@ -150,6 +149,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct telemetry *t = arg;
+    procstat_collect(t->proc);
     if (t->bus)
         sample_bus(t);
     if (t->sample)
@@ -160,8 +160,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 int telemetry_start(struct telemetry *t, struct event_base *base, struct bus *bus, long port,
                     telemetry_sample_fn sample, void *arg, char *err)
 {
-    if (!t->m)
+    if (!t->m) {
+        if (port > 0)
+            LOG_W("event=metrics_off metrics_port=%ld reason=\"METRICS=off: no listener on METRICS_PORT\"", port);
         return 0;
+    }
     char why[METRICS_HTTP_ERR_LEN];
     if (port > 0 && !(t->http = metrics_http_start((int)port, t->m, t->proc, why))) {
         snprintf(err, TELEMETRY_ERR_LEN, "%s", why);

@@ -14,6 +14,7 @@ struct telemetry;
 #define TELEMETRY_ERR_LEN 192
 #define TELEMETRY_STATS_SET "taskbus:stats"
 #define TELEMETRY_STATS_KEY "taskbus:stats:%s"
+#define TELEMETRY_TTL_MS 5000     /* a snapshot outlives a few missed periods, then its replica leaves the page */
 
 /* Called on the loop once a second, before the snapshot: set the gauges that are sampled (in flight, backlog...). */
 typedef void (*telemetry_sample_fn)(void *arg);
@@ -23,7 +24,8 @@ typedef void (*telemetry_sample_fn)(void *arg);
 struct telemetry *telemetry_new(int enabled, const char *daemon, const char *service, const char *replica);
 /* The registry, or NULL with METRICS=off (metrics_add then returns NULL, and metric_ calls do nothing). */
 struct metrics *telemetry_metrics(const struct telemetry *t);
-/* Render the registry (process gauges collected first) as Prometheus text: a malloc'd string, or NULL. */
+/* Render the registry as Prometheus text (the process gauges as of the last once-a-second tick): a malloc'd
+ * string, or NULL (METRICS=off, or out of memory). */
 char *telemetry_render(struct telemetry *t, unsigned long *len);
 /* Start the listener on 'port' (0: none) and the once-a-second sample and snapshot through 'bus' (NULL: none).
  * Returns 0, or -1 with a reason in 'err' (TELEMETRY_ERR_LEN bytes) when the port cannot be bound. */

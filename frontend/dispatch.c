@@ -137,7 +137,9 @@ static void on_published(long long receivers, void *arg)
     struct request *req = arg;
     struct dispatch *d = req->via;
     req->publishing--;
-    if (receivers > 0)
+    /* A task's first publish only: a re-send overwrites 'published' while an earlier one may still be out. */
+    if (receivers > 0 && req->route == ROUTE_TASK && req->publishing == 0 && req->attempts == 0 &&
+        req->handoff == 0)
         metric_observe(d->cfg.publish_seconds, clock_mono_s() - req->published);
     if (receivers > 0 || !following(req)) {
         request_release(req, 0);

@@ -10,6 +10,7 @@
 #include "dashboard.h"
 #include "telemetry.h"
 
+#define SNAPSHOTS_MAX_SKEW_MS 60000  /* clocks of the hosts may differ this much */
 #define SNAPSHOTS_BUS_DOWN "the message bus (Redis) is not reachable"
 #define SNAPSHOTS_REFUSED "redis refused the read of the metrics snapshots"
 #define SNAPSHOTS_ID_MAX 128 /* a longer member cannot be a replica id: it is left out */
@@ -91,8 +92,10 @@ int snapshots_read(struct bus *bus, long long now_ms, snapshots_fn cb, void *arg
     if (!rd)
         return -1;
     *rd = (struct read){ bus, cb, arg, now_ms };
-    if (bus_command(bus, on_members, rd, "ZRANGEBYSCORE %s %lld +inf LIMIT 0 %d", TELEMETRY_STATS_SET, now_ms,
-                    DASHBOARD_MAX_REPLICAS) != 0) {
+    /* Live entries only: an expiry further ahead than a snapshot ever lives (plus clock skew between hosts) was not
+     * written by a replica, and must not push real ones past the cap. */
+    if (bus_command(bus, on_members, rd, "ZRANGEBYSCORE %s %lld %lld LIMIT 0 %d", TELEMETRY_STATS_SET, now_ms,
+                    now_ms + TELEMETRY_TTL_MS + SNAPSHOTS_MAX_SKEW_MS, DASHBOARD_MAX_REPLICAS) != 0) {
         free(rd);
         return -1;
     }

@@ -231,12 +231,12 @@ class Stack:
         # An append-only file, as in production: Idempotency-Key claims and kept outcomes must survive a restart
         # (Redis writes it before it answers, so a killed redis-server loses nothing it acknowledged). Task hashes of the
         # projection hold records of a few hundred bytes: as listpacks they take ~20 % less memory
-        # (bench/projection_memory.py). Memory is bounded as in docker-stack.yaml: past REDIS_MAXMEMORY the least
-        # recently used keys with a TTL go first (old task views), never the registry or the indexes.
+        # (bench/projection_memory.py). Memory is bounded as in docker-stack.yaml: past REDIS_MAXMEMORY the keys with
+        # a TTL go, nearest expiry first (caches of the log before Idempotency-Key claims), never the registry.
         argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "yes", "--appendfsync", "everysec", "--dir", self.dir, "--daemonize", "no",
                 "--hash-max-listpack-value", "1024", "--maxmemory", os.environ.get("REDIS_MAXMEMORY", "2gb"),
-                "--maxmemory-policy", "volatile-lru"] + self.acl_args()
+                "--maxmemory-policy", "volatile-ttl"] + self.acl_args()
         self.servers.append(Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, "redis.log")))
         wait_until("redis-server", lambda: self._redis_ping())
 

@@ -69,6 +69,8 @@ static void test_bounds_and_escaping(void)
     CHECK(metrics_add(m, METRIC_COUNTER, "y_total", "x", "le", NULL, 0) == NULL);       /* reserved */
     struct metric *f = metrics_add(m, METRIC_COUNTER, "taskbus_things_total", "Say \"things\"\nand more.", "kind",
                                    NULL, 0);
+    struct metric_series *inf = metrics_add_gauge(m, "taskbus_inf", "Infinite.");
+    metric_set(inf, 1.0 / 0.0);
     metric_add(metric_labels(f, "quo\"te\\back\nline", NULL, NULL), 1);
     char name[16];
     for (int i = 0; i < METRIC_MAX_SERIES + 10; i++) {
@@ -76,12 +78,14 @@ static void test_bounds_and_escaping(void)
         metric_add(metric_labels(f, name, NULL, NULL), 1);
     }
     char *t = text_of(m);
-    CHECK(strstr(t, "# HELP taskbus_things_total Say \\\"things\\\"\\nand more.\n"));
+    /* HELP escapes only backslash and line feed; a quote stands as it is (label values escape it). */
+    CHECK(strstr(t, "# HELP taskbus_things_total Say \"things\"\\nand more.\n"));
     CHECK(strstr(t, "taskbus_things_total{kind=\"quo\\\"te\\\\back\\nline\"} 1\n"));
     /* 63 distinct series (the escaped one and k0..k61), then everything else under "other". */
     CHECK(strstr(t, "taskbus_things_total{kind=\"k61\"} 1\n"));
     CHECK(!strstr(t, "kind=\"k62\""));
     CHECK(strstr(t, "taskbus_things_total{kind=\"other\"} 12\n"));
+    CHECK(strstr(t, "taskbus_inf +Inf\n"));
     free(t);
     /* NULL families (METRICS=off) make every call a no-op. */
     CHECK(metric_labels(NULL, "a", NULL, NULL) == NULL);
