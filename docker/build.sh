@@ -32,7 +32,7 @@ build() { # build <image> <log name> docker build arguments…
 }
 
 # The daemons: only the files the Dockerfile copies, as they are in the working tree (git's ignored files excluded).
-git ls-files -co --exclude-standard -- CMakeLists.txt task-maps.json common frontend events backend tests/unit \
+git ls-files -co --exclude-standard -- CMakeLists.txt cmake task-maps.json common frontend events backend tests/unit \
   tests/integration/bus_inprocess.c \
   docker/Dockerfile docker/healthcheck.sh | tar -c -T - -f "$work/taskbus.tar"
 build "taskbus:$tag" taskbus -f docker/Dockerfile - <"$work/taskbus.tar"
