@@ -624,21 +624,22 @@ class Run:
             url = f"http://127.0.0.1:{self.prometheus_port}/api/v1/query?" + urllib.parse.urlencode({"query": q})
             with urllib.request.urlopen(url, timeout=10) as r:
                 return json.loads(r.read())["data"]["result"]
-        want = {"frontend": REPLICAS["FRONTEND_REPLICAS"], "events": REPLICAS["EVENTS_REPLICAS"],
-                "arithmetic": REPLICAS["ARITHMETIC_REPLICAS"], "string": REPLICAS["STRING_REPLICAS"]}
 
         def targets_up():
+            # The replica counts as the load left them (it ends by scaling a backend service down).
+            reps = self.orch.replicas()
+            want = {s: reps.get(s, (0, 0))[0] for s in ("frontend", "events", "arithmetic", "string")}
             try:
                 up = collections.Counter(r["metric"]["job"] for r in query("up == 1"))
             except (OSError, ValueError, KeyError) as e:
                 return False, f"Prometheus on {self.prometheus_port}: {e}"
             return all(up[j] == n for j, n in want.items()), f"targets up {dict(up)}, want {want}"
         try:
-            wait_until("Prometheus to scrape every replica", targets_up, 60)
+            seen = wait_until("Prometheus to scrape every replica", targets_up, 60)
             tasks = sum(float(r["value"][1]) for r in query("sum(taskbus_tasks_total)"))
             if tasks <= 0:
                 raise RuntimeError("Prometheus holds no taskbus_tasks_total")
-            log(f"prometheus: every replica is a target that is up ({want}); sum(taskbus_tasks_total) = {tasks:.0f}")
+            log(f"prometheus: every replica is a target that is up ({seen}); sum(taskbus_tasks_total) = {tasks:.0f}")
         except RuntimeError as e:
             self.error(f"prometheus: {e}")
 
