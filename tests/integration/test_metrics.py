@@ -1,5 +1,6 @@
 """GET /metrics on every daemon: valid Prometheus text (checked by promtool from Debian's prometheus package), the
 counts of what was done, the snapshot each replica shares through Redis, and METRICS=off."""
+import json
 import os
 import re
 import shutil
@@ -48,6 +49,20 @@ class Metrics(harness.StackTest):
     def daemons(self, kind):
         return [d for d in self.stack.daemons if d.name.startswith(kind)]
 
+    def snapshots(self):
+        """{replica: snapshot} of the live snapshots in Redis."""
+        now_ms = int(time.time() * 1000)
+        with self.stack.redis() as r:
+            listed = [x.decode() if isinstance(x, bytes) else x
+                      for x in r.command("ZRANGEBYSCORE", "taskbus:stats", now_ms, "+inf")]
+            return {replica: json.loads(r.command("GET", f"taskbus:stats:{replica}") or "null") for replica in listed}
+
+    def wait_for_tick(self, after_ms):
+        """Until every daemon has run its once-a-second tick (gauges sampled, snapshot written) after 'after_ms'."""
+        harness.wait_until("every daemon's tick", lambda: len([s for s in self.snapshots().values()
+                                                                if s and s["at"] > after_ms])
+                           == len(self.stack.daemons), 10)
+
     def run_tasks(self):
         bodies = ['{"a1":5,"a2":10}'] * 5 + ['{"d1":1,"d2":0}'] * 2 + ['{"c1":"x","c2":"y"}'] * 3
         for body in bodies:
@@ -58,7 +73,7 @@ class Metrics(harness.StackTest):
 
     def test_every_daemon_serves_valid_metrics_that_count_what_happened(self):
         self.run_tasks()
-        time.sleep(1.5)  # gauges and the bus's totals are sampled once a second
+        self.wait_for_tick(int(time.time() * 1000))  # gauges and the bus's totals are sampled once a second
         texts = {}
         for d in self.stack.daemons:
             status, ctype, text = scrape(d.metrics_port)
@@ -115,20 +130,16 @@ class Metrics(harness.StackTest):
         self.assertEqual((e.exception.code, e.exception.headers.get("Allow")), (405, "GET"))
 
     def test_every_replica_shares_a_snapshot_through_redis(self):
-        time.sleep(1.5)
+        self.wait_for_tick(int(time.time() * 1000))
         now_ms = int(time.time() * 1000)
-        with self.stack.redis() as r:
-            listed = r.command("ZRANGEBYSCORE", "taskbus:stats", now_ms, "+inf")
-            listed = [x.decode() if isinstance(x, bytes) else x for x in listed]
-            self.assertEqual(len(listed), len(self.stack.daemons), listed)
-            import json
-            for replica in listed:
-                snap = json.loads(r.command("GET", f"taskbus:stats:{replica}"))
-                self.assertEqual(snap["replica"], replica)
-                self.assertIn(snap["daemon"], ("frontend", "events", "backend"))
-                names = {m[0] for m in snap["metrics"]}
-                self.assertIn("process_cpu_seconds_total", names)
-                self.assertLessEqual(now_ms - snap["at"], 2500)
+        snaps = self.snapshots()
+        self.assertEqual(len(snaps), len(self.stack.daemons), list(snaps))
+        for replica, snap in snaps.items():
+            self.assertEqual(snap["replica"], replica)
+            self.assertIn(snap["daemon"], ("frontend", "events", "backend"))
+            names = {m[0] for m in snap["metrics"]}
+            self.assertIn("process_cpu_seconds_total", names)
+            self.assertLessEqual(now_ms - snap["at"], 2500)
 
 
 class MetricsOff(harness.StackTest):
@@ -143,7 +154,7 @@ class MetricsOff(harness.StackTest):
         port = self.stack.daemons[0].metrics_port  # the events replica: no listener with METRICS=off
         with self.assertRaises(OSError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
-        time.sleep(1.5)
+        time.sleep(1.5)  # a tick would have written a snapshot by now: that none appears is the check
         with self.stack.redis() as r:
             self.assertEqual(r.command("ZCARD", "taskbus:stats"), 0)
 
