@@ -397,13 +397,16 @@ def scan_store(db, samples):
     tasks, the answered ones, the ones with a bad history, and the sampled 2xx task ids without a completed one."""
     counts = {"received": 0, "dispatched": 0, "completed": 0, "failed": 0}
     tasks, interned = {}, {}
-    for d in db.events.find({}, {"_id": 0, "task": 1, "seq": 1, "type": 1, "backend": 1}, batch_size=20000):
-        if str(d.get("task")).startswith(prefill.PREFIX):
+    fields = {"_id": 0, "task": 1, "seq": 1, "type": 1, "backend": 1, "events": 1, harness.COMMIT_FIELD: 1,
+              "attempt": 1}
+    for doc in db.events.find({}, fields, batch_size=20000):
+        if str(doc.get("task")).startswith(prefill.PREFIX):
             continue  # bench.py reads the log back before it prefills; this keeps a later scan about our own tasks
-        kind, backend = d.get("type"), d.get("backend")
-        counts[kind] = counts.get(kind, 0) + 1
-        tasks.setdefault(d.get("task"), []).append((d.get("seq", -1), interned.setdefault(kind, kind),
-                                                    interned.setdefault(backend, backend)))
+        for d in harness.split_commit(doc):
+            kind, backend = d.get("type"), d.get("backend")
+            counts[kind] = counts.get(kind, 0) + 1
+            tasks.setdefault(d.get("task"), []).append((d.get("seq", -1), interned.setdefault(kind, kind),
+                                                        interned.setdefault(backend, backend)))
     answered, bad, completed = 0, [], set()
     for task, recs in tasks.items():
         recs.sort(key=lambda r: r[0])

@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "log.h"
+#include "logdoc.h"
 #include "trace.h"
 
 /* ---- the scripts */
@@ -314,7 +315,7 @@ static void applied(struct call *c, struct redisReply *reply)
         c->applied_cb(c->arg);
 }
 
-int projection_apply(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg)
+static int apply_record(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg)
 {
     struct projection_args a;
     if (projection_args_of(doc, p->retention_s, clock_wall_ms(), &a) != 0)
@@ -335,6 +336,19 @@ int projection_apply(struct projection *p, const bson_t *doc, projection_applied
         return -1;
     }
     return 0;
+}
+
+int projection_apply(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg)
+{
+    bson_t received, outcome;
+    if (logdoc_split(doc, &received, &outcome) != 0)
+        return apply_record(p, doc, cb, arg);
+    /* A task commit: both records, on one connection, so Redis answers the outcome's after the arrival's. */
+    int rc = apply_record(p, &received, NULL, NULL);
+    rc = apply_record(p, &outcome, cb, arg) != 0 ? -1 : rc;
+    bson_destroy(&received);
+    bson_destroy(&outcome);
+    return rc;
 }
 
 /* ---- reads */

@@ -55,7 +55,7 @@ void projection_free(struct projection *p);
 /* Runs once Redis has answered a projection_apply (the record is projected, or the failure is logged). */
 typedef void (*projection_applied_fn)(void *arg);
 
-/* Apply stored record 'doc' (not kept). A failure is logged and counted (the log still holds the record; `events
+/* Apply stored record 'doc' (not kept; a task commit, logdoc.h, is applied as its two records). A failure is logged and counted (the log still holds the record; `events
  * --rebuild` restores the projection). Returns 0 when sent: 'cb' (may be NULL) then runs once, later, on the loop,
  * after Redis answered, also when Redis answered NOSCRIPT first and the script had to be sent again; so an answer
  * sent from 'cb' always leaves after the projection holds the record. Returns -1 when not sent (bus down, not a

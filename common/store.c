@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "logdoc.h"
 #include "metrics.h"
 #include "mailbox.h"
 #include "msg.h"
@@ -285,9 +286,20 @@ struct reading {
     bson_error_t error;
 };
 
-/* Look up the record with _id 'id' and append it to the reading. Returns 1 when found (its "seq" goes to '*seq'
- * and whether it is an outcome to '*final', each when not NULL), 0 when there is none, -1 on error. */
-static int read_record(struct reading *rd, const char *id, int *seq, int *final)
+/* Append record 'doc' to the reading as JSON. */
+static void append_json(struct reading *rd, const bson_t *doc)
+{
+    char *text = bson_as_relaxed_extended_json(doc, NULL);
+    if (rd->count++ > 0)
+        bson_string_append_c(rd->out, ',');
+    bson_string_append(rd->out, text);
+    bson_free(text);
+}
+
+/* Look up the document with _id 'id' and append its records to the reading: the record, or the arrival and the
+ * outcome of a task commit (logdoc.h). Returns 1 when found (its "seq" goes to '*seq', whether it is an outcome to
+ * '*final', and whether it is a commit to '*commit', each when not NULL), 0 when there is none, -1 on error. */
+static int read_record(struct reading *rd, const char *id, int *seq, int *final, int *commit)
 {
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
@@ -296,15 +308,22 @@ static int read_record(struct reading *rd, const char *id, int *seq, int *final)
     int found = 0;
     if (mongoc_cursor_next(cursor, &doc)) {
         bson_iter_t it;
-        char *text = bson_as_relaxed_extended_json(doc, NULL);
-        if (rd->count++ > 0)
-            bson_string_append_c(rd->out, ',');
-        bson_string_append(rd->out, text);
-        bson_free(text);
+        bson_t received, outcome;
+        int split = logdoc_split(doc, &received, &outcome) == 0;
+        if (split) {
+            append_json(rd, &received);
+            append_json(rd, &outcome);
+            bson_destroy(&received);
+            bson_destroy(&outcome);
+        } else {
+            append_json(rd, doc);
+        }
         if (seq)
             *seq = bson_iter_init_find(&it, doc, "seq") ? (int)bson_iter_as_int64(&it) : 0;
         if (final)
             *final = is_final(doc);
+        if (commit)
+            *commit = split;
         found = 1;
     } else if (mongoc_cursor_error(cursor, &rd->error)) {
         found = -1;
@@ -325,7 +344,7 @@ static int read_chain(struct reading *rd, const char *task_id, int first, int ma
     *final = 0;
     while (n < max && rd->count < STORE_HISTORY_MAX) {
         snprintf(id, sizeof id, STORE_ID_FMT, task_id, first + n);
-        if ((rc = read_record(rd, id, NULL, final)) <= 0)
+        if ((rc = read_record(rd, id, NULL, final, NULL)) <= 0)
             return rc < 0 ? -1 : n;
         n++;
         if (*final)
@@ -338,26 +357,28 @@ static int read_chain(struct reading *rd, const char *task_id, int first, int ma
 static int read_history(struct reading *rd, const char *task_id)
 {
     char id[STORE_ID_LEN];
-    int oseq = 0, final = 0, rc;
+    int oseq = 0, final = 0, commit = 0, rc;
     bson_string_t *steps = rd->out;
     struct reading outcome = { rd->coll, bson_string_new(""), 0, { 0 } };
 
     snprintf(id, sizeof id, STORE_OUTCOME_ID_FMT, task_id);
-    rc = read_record(&outcome, id, &oseq, NULL);
+    rc = read_record(&outcome, id, &oseq, NULL, &commit);
     if (rc < 0) {
         rd->error = outcome.error;
         bson_string_free(outcome.out, true);
         return -1;
     }
     if (rc == 1) {
-        /* The outcome's seq names the handoff that wrote it and how many steps that handoff wrote before it. */
-        int last = oseq / STORE_HANDOFF_STRIDE, n = oseq % STORE_HANDOFF_STRIDE;
+        /* The outcome's seq names the handoff that wrote it and how many steps that handoff wrote before it; a
+         * commit holds the last of those steps itself. */
+        int last = oseq / STORE_HANDOFF_STRIDE, n = oseq % STORE_HANDOFF_STRIDE - commit;
         for (int h = 0; h < last && rc >= 0; h++)
             rc = read_chain(rd, task_id, h * STORE_HANDOFF_STRIDE, STORE_HANDOFF_STRIDE, &final);
         if (rc >= 0)
             rc = read_chain(rd, task_id, last * STORE_HANDOFF_STRIDE, n, &final);
-        if (rd->count++ > 0)
+        if (rd->count > 0)
             bson_string_append_c(steps, ',');
+        rd->count += outcome.count;
         bson_string_append(steps, outcome.out->str);
     } else {
         /* No outcome yet (or an older log that kept it as a step): each handoff's steps until one is missing. */

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "job.h"
 #include "log.h"
+#include "logdoc.h"
 #include "record.h"
 #include "store.h"
 
@@ -18,8 +19,32 @@ void router_check_idle(struct router *r)
     }
 }
 
+/* Take the job off the router's list of held-back arrivals. Returns its arrival record (the caller owns it), or
+ * NULL when none was held back. */
+static bson_t *undefer(struct job *job)
+{
+    struct router *r = job->r;
+    bson_t *doc = job->arrival;
+    if (!doc)
+        return NULL;
+    if (job->defer_prev)
+        job->defer_prev->defer_next = job->defer_next;
+    else
+        r->deferred = job->defer_next;
+    if (job->defer_next)
+        job->defer_next->defer_prev = job->defer_prev;
+    else
+        r->deferred_tail = job->defer_prev;
+    job->defer_prev = job->defer_next = NULL;
+    job->arrival = NULL;
+    return doc;
+}
+
 void job_free(struct job *job)
 {
+    bson_t *arrival = undefer(job);
+    if (arrival)
+        bson_destroy(arrival);
     for (int i = 0; i < job->joins; i++)
         free(job->join_to[i]);
     if (job->deadline)
@@ -61,6 +86,48 @@ static int append(struct job *job, bson_t *doc, void *ctx)
     return 0;
 }
 
+/* Hold 'doc' (the job's arrival record, taken over) back for the outcome; the router's timer writes it alone after
+ * cfg.merge_ms. Every arrival waits as long, so the list stays in the order the timer needs. */
+static void defer(struct job *job, bson_t *doc)
+{
+    struct router *r = job->r;
+    job->arrival = doc;
+    job->arrival_due = clock_mono_ms() + r->cfg.merge_ms;
+    job->defer_prev = r->deferred_tail;
+    job->defer_next = NULL;
+    if (r->deferred_tail)
+        r->deferred_tail->defer_next = job;
+    else
+        r->deferred = job;
+    r->deferred_tail = job;
+    if (!evtimer_pending(r->defer_timer, NULL)) {
+        struct timeval tv = clock_timeval(r->cfg.merge_ms);
+        evtimer_add(r->defer_timer, &tv);
+    }
+}
+
+/* Write the job's held-back arrival record on its own, before whatever the job logs next. */
+static void flush_arrival(struct job *job)
+{
+    bson_t *doc = undefer(job);
+    if (doc)
+        append(job, doc, NULL);
+}
+
+void job_flush_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct router *r = arg;
+    long long now = clock_mono_ms();
+    while (r->deferred && r->deferred->arrival_due <= now)
+        flush_arrival(r->deferred);
+    if (r->deferred) {
+        struct timeval tv = clock_timeval(r->deferred->arrival_due - now);
+        evtimer_add(r->defer_timer, &tv);
+    }
+}
+
 static struct record_base base_of(struct job *job)
 {
     return (struct record_base){ job->id, job->seq++, clock_wall_ms(), job->r->self_id, job->task.trace };
@@ -77,9 +144,13 @@ void job_log_step(struct job *job)
         /* A client that asked for 202 Accepted gets it once the arrival is stored (router_on_acked). */
         void *ctx = job->task.async ? job : NULL;
         b = base_of(job);
-        if (append(job, record_received(&b, &job->task, job->service, backend, job->attempts), ctx) == 0 && ctx)
+        bson_t *doc = record_received(&b, &job->task, job->service, backend, job->attempts);
+        if (doc && !ctx && job->r->cfg.merge_ms > 0 && job->r->defer_timer)
+            defer(job, doc);
+        else if (append(job, doc, ctx) == 0 && ctx)
             job->callbacks++;
     } else if (backend) {
+        flush_arrival(job);
         b = base_of(job);
         append(job, record_dispatched(&b, job->service, backend, job->attempts), NULL);
     }
@@ -97,15 +168,23 @@ static int stop(struct job *job)
     return 0;
 }
 
-/* Append the outcome record of job->answer; its acknowledgement lets the answer leave. */
+/* Append the outcome record of job->answer, with the task's arrival in the same document when it is still held
+ * back; its acknowledgement lets the answer leave. An answer kept by another replica is recorded on its own: that
+ * replica's outcome is most likely stored already, and a duplicate would drop the arrival with it. */
 static void record_outcome(struct job *job)
 {
     const struct msg *a = &job->answer;
     struct record_base b = base_of(job);
-    if (a->status == 200)
-        append(job, record_completed(&b, a->result, a->replica), job);
-    else
-        append(job, record_failed(&b, a->status, a->error, a->replica), job);
+    bson_t *doc = a->status == 200 ? record_completed(&b, a->result, a->replica)
+                                   : record_failed(&b, a->status, a->error, a->replica);
+    bson_t *commit = doc && job->arrival && !job->from_kept ? logdoc_merge(job->arrival, doc) : NULL;
+    if (commit) {
+        bson_destroy(undefer(job));
+        bson_destroy(doc);
+        doc = commit;
+    }
+    flush_arrival(job);
+    append(job, doc, job);
 }
 
 /* Parse the answer 'text' another replica kept for this task into job->answer. Returns 1 when it is one. */

@@ -19,6 +19,8 @@ struct router {
     struct table *jobs;
     struct job *waiting;             /* jobs with no live replica when last tried, sent again on the next refresh */
     struct router_stats stats;
+    struct job *deferred, *deferred_tail; /* jobs whose arrival record waits for their outcome, oldest first */
+    struct event *defer_timer;       /* writes the arrivals that waited cfg.merge_ms alone */
     void (*on_idle)(void *arg);
     void *idle_arg;
 };
@@ -51,6 +53,9 @@ struct job {
     int joins;
     int redeliver;                   /* send again at the next refresh (the bus reconnected) */
     int from_kept;                   /* the answer is the one kept for the task (outcome.h), not computed here */
+    bson_t *arrival;                 /* the "received" record held back to go into the outcome's document */
+    long long arrival_due;           /* clock_mono_ms() when it is written alone if the outcome has not come */
+    struct job *defer_prev, *defer_next;
     double arrived, sent;            /* clock_mono_s() at arrival and at the current attempt's send */
 };
 
@@ -60,8 +65,12 @@ struct job *job_new(struct router *r, struct msg *m);
 void job_free(struct job *job);
 /* Free the job once it is answered and no callback refers to it. */
 void job_release(struct job *job);
-/* Log the task's arrival, or a later dispatch, for the attempt just sent (or the arrival alone when none). */
+/* Log the task's arrival, or a later dispatch, for the attempt just sent (or the arrival alone when none). The
+ * arrival is held back up to cfg.merge_ms, so that the outcome and it become one document (logdoc.h); a later step,
+ * the timer, or an outcome that cannot merge writes it on its own first. */
 void job_log_step(struct job *job);
+/* Write the arrivals held back for longer than cfg.merge_ms (the router's timer). */
+void job_flush_due(evutil_socket_t fd, short what, void *arg);
 /* The task 'm' arrived again while in flight: its requester gets the answer too (it does not run again). Returns 1
  * when added, 0 when that requester is already waiting or JOB_MAX_JOINS are. */
 int job_join(struct job *job, const struct msg *m);

@@ -22,7 +22,8 @@
 #include "telemetry.h"
 
 static const char *mongo_uri, *mongo_uri_file, *task_maps;
-static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s;
+static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s,
+    merge_ms;
 
 static const struct config_var config[] = {
     { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
@@ -32,6 +33,9 @@ static const struct config_var config[] = {
       &mongo_uri_file },
     { "TASK_MAPS", CONFIG_STRING, "task-maps.json", 1, 0, "task type -> backend service map (JSON file)", &task_maps },
     { "STORE_BATCH", CONFIG_INT, "1000", 1, 100000, "most records in one bulk insert", &store_batch },
+    { "LOG_MERGE_MS", CONFIG_INT, "250", 0, 60000,
+      "a task's arrival record waits this long to be written in one document with its outcome; 0 writes it at once",
+      &merge_ms },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish tasks in flight",
       &shutdown_grace_ms },
     { "MAX_JOBS", CONFIG_INT, "20000", 1, 10000000, "tasks in flight in this replica before new ones get 503",
@@ -275,7 +279,7 @@ int main(int argc, char **argv)
     struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog, io_outcome_keep,
                             io_outcome_replace, io_outcome_load, io_outcome_read };
     struct router_config rc = { map, self_id, { NULL, NULL }, max_jobs, max_backlog, max_attempts, outcome_ttl_s,
-                                rm };
+                                merge_ms, rm };
     int watched = app.reg != NULL;
     for (int t = TASK_NUMBER; t <= TASK_STRING && watched; t++) {
         const char *service = taskmap_route(&map, (enum task_type)t);

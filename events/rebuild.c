@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "logdoc.h"
 #include "projection.h"
 #include "store.h"
 #include "table.h"
@@ -18,7 +19,7 @@ struct rebuild {
     long retention_s;
     long long now_ms;
     int in_pipeline;
-    long long applied, expired, skipped;
+    long long records, applied, expired, skipped; /* records: of the documents read, task commits split */
     struct table *tasks;       /* distinct tasks applied: the key points into the value (a copy of the id) */
     char err[256];
 };
@@ -55,12 +56,12 @@ static void count_task(struct rebuild *r, const char *task)
         free(copy);
 }
 
-static void on_record(const bson_t *doc, void *arg)
+static void apply_record(const bson_t *doc, struct rebuild *r)
 {
-    struct rebuild *r = arg;
     struct projection_args a;
     if (r->err[0])
         return;
+    r->records++;
     if (projection_args_of(doc, r->retention_s, r->now_ms, &a) != 0) {
         r->skipped++;
         return;
@@ -72,6 +73,21 @@ static void on_record(const bson_t *doc, void *arg)
     if (strtoll(a.at, NULL, 10) + r->retention_s * 1000LL > r->now_ms)
         count_task(r, a.argv[3]);
     projection_args_clear(&a);
+}
+
+/* A document of the log: one record, or a task commit holding two (logdoc.h), applied arrival first. */
+static void on_record(const bson_t *doc, void *arg)
+{
+    struct rebuild *r = arg;
+    bson_t received, outcome;
+    if (logdoc_split(doc, &received, &outcome) != 0) {
+        apply_record(doc, r);
+        return;
+    }
+    apply_record(&received, r);
+    apply_record(&outcome, r);
+    bson_destroy(&received);
+    bson_destroy(&outcome);
 }
 
 static void free_value(void *value, void *arg)
@@ -130,8 +146,8 @@ int rebuild_run(const char *mongo_uri, const char *host, int port, const char *u
         fprintf(stderr, "events --rebuild: %s\n", read < 0 ? err : r.err);
         goto out;
     }
-    printf("rebuilt records=%lld applied=%lld expired=%lld skipped=%lld tasks=%zu\n", read, r.applied, r.expired,
-           r.skipped, table_len(r.tasks));
+    printf("rebuilt records=%lld documents=%lld applied=%lld expired=%lld skipped=%lld tasks=%zu\n", r.records, read,
+           r.applied, r.expired, r.skipped, table_len(r.tasks));
     rc = 0;
 out:
     if (r.tasks) {

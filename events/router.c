@@ -8,6 +8,7 @@
 #include "job.h"
 #include "clock.h"
 #include "log.h"
+#include "logdoc.h"
 #include "metrics.h"
 #include "policy.h"
 #include "record.h"
@@ -127,10 +128,26 @@ static void accepted(struct router *r, struct job *job, const bson_t *doc)
     free(text);
 }
 
+/* A task commit was a duplicate (another replica stored the task's outcome first): its arrival record was not
+ * stored with it, so it goes on its own; this replica's handling of the task stays in the log. */
+static void keep_arrival(struct router *r, const bson_t *commit)
+{
+    bson_t received, outcome;
+    if (logdoc_split(commit, &received, &outcome) != 0)
+        return;
+    bson_t *doc = bson_copy(&received);
+    if (!doc || r->io.append(r->io.store, doc, NULL) != 0)
+        LOG_E("event=record_lost reason=\"out of memory\"");
+    bson_destroy(&received);
+    bson_destroy(&outcome);
+}
+
 void router_on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct router *r = arg;
     struct job *job = ctx;
+    if (duplicate && logdoc_is_commit(doc))
+        keep_arrival(r, doc);
     if (!job)
         return;
     if (!record_is_outcome(doc)) {
@@ -313,7 +330,9 @@ void router_on_refresh(void *arg)
 struct router *router_new(struct event_base *base, const struct router_io *io, const struct router_config *cfg)
 {
     struct router *r = calloc(1, sizeof *r);
-    if (!r || !(r->jobs = table_new())) {
+    if (!r || !(r->jobs = table_new()) || !(r->defer_timer = evtimer_new(base, job_flush_due, r))) {
+        if (r)
+            table_free(r->jobs);
         free(r);
         return NULL;
     }
@@ -366,5 +385,6 @@ void router_free(struct router *r)
         return;
     table_each(r->jobs, free_one, NULL);
     table_free(r->jobs);
+    event_free(r->defer_timer);
     free(r);
 }

@@ -51,6 +51,7 @@ struct router_config {
     long max_backlog;                    /* store records waiting before new tasks are refused with 503 */
     long max_attempts;                   /* sends of one task to backend replicas before it fails */
     long outcome_ttl_s;                  /* how long answers are kept for handed-over tasks (outcome.h) */
+    long merge_ms;                       /* a task's arrival waits this long to share its outcome's document; 0: no */
     struct router_metrics metrics;
 };
 

@@ -3,6 +3,7 @@
 Used by the integration tests, `make up` (tests/stack.py) and `make bench`. Every process is started here, its PID
 kept, and stopped by PID. A daemon that exits non-zero (a crash, or a leak under AddressSanitizer) fails the stop.
 """
+import datetime
 import json
 import os
 import re
@@ -437,8 +438,18 @@ class Stack:
                           lambda: next((i for i in self.replica_ids(service) if pattern.search(i)), None), timeout)
 
     def history(self, task_id):
-        """The records of one task in the store, in seq order."""
-        return list(self.mongo().events.find({"task": task_id}).sort("seq", 1))
+        """The records of one task in the store, in seq order (task commits split into their two records)."""
+        return sorted(records_of(self.mongo().events.find({"task": task_id})), key=lambda r: r["seq"])
+
+    def records(self, query=None, **find):
+        """Every record of the store matching 'query' on its documents, task commits split (see records_of)."""
+        return records_of(self.mongo().events.find(query or {}, **find))
+
+    def count_received(self, query=None):
+        """How many "received" records the store holds among documents matching 'query': separate ones and those
+        inside task commits."""
+        arrival = {"$or": [{"type": "received"}, {COMMIT_FIELD: {"$exists": True}}]}
+        return self.mongo().events.count_documents({"$and": [arrival, query]} if query else arrival)
 
     def stop(self, check=True):
         """Stop daemons (SIGTERM, by PID), then servers. With 'check', raise if a daemon exited non-zero."""
@@ -488,10 +499,39 @@ class StackTest(unittest.TestCase):
         cls.stack.stop()
 
 
+# A task commit (common/logdoc.h): the outcome record and, from this field on, the arrival ("received") record.
+COMMIT_FIELD = "received"
+COMMIT_ARRIVAL_FIELDS = ("frontend", "request", "taskType", "subtask", "handoff", "service", "attempt")
+
+
+def split_commit(doc):
+    """The records a document of the log stands for: [doc] for a record, [arrival, outcome] for a task commit, field
+    for field as events built them (the same rule as logdoc_split in common/logdoc.c)."""
+    if not isinstance(doc.get(COMMIT_FIELD), datetime.datetime):
+        return [doc]
+    keys = list(doc)
+    cut = keys.index(COMMIT_FIELD)
+    outcome = {k: doc[k] for k in keys[:cut]}
+    arrival = {"_id": f"{doc['task']}:{doc['seq'] - 1}", "task": doc["task"], "seq": doc["seq"] - 1,
+               "type": "received", "at": doc[COMMIT_FIELD], "events": doc["events"]}
+    if "trace" in doc:
+        arrival["trace"] = doc["trace"]
+    for k in keys[cut + 1:]:
+        if k == "attempt":
+            arrival["backend"] = doc["backend"]
+        arrival[k] = doc[k]
+    return [arrival, outcome]
+
+
+def records_of(docs):
+    """The records of an iterable of log documents, task commits split."""
+    return [rec for doc in docs for rec in split_commit(doc)]
+
+
 def records_by_task(stack, task_ids):
     """{task id: its records in seq order} for 'task_ids', read from the stack's store."""
     by_task = {t: [] for t in task_ids}
-    for rec in stack.mongo().events.find({"task": {"$in": list(task_ids)}}):
+    for rec in stack.records({"task": {"$in": list(task_ids)}}):
         by_task[rec["task"]].append(rec)
     for recs in by_task.values():
         recs.sort(key=lambda r: r["seq"])

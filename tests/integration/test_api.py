@@ -51,7 +51,7 @@ class SeedApi(harness.StackTest):
     def test_every_answer_is_logged_before_it_leaves(self):
         status, reply = self.post('{"m1": 6, "m2": 7}')
         self.assertEqual(status, 200)
-        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        records = self.stack.history(reply["id"])
         backend = harness.check_history(records, "completed")
         self.assertTrue(backend.startswith("arithmetic-"))
         self.assertEqual(records[0]["request"], '{"m1": 6, "m2": 7}')

@@ -85,7 +85,7 @@ class ApiTokens(unittest.TestCase):
         self.assertEqual(set(body), {"message", "error"})
 
     def received(self):
-        return self.stack.mongo().events.count_documents({"type": "received"})
+        return self.stack.count_received()
 
     def test_refusals(self):
         before = self.received()

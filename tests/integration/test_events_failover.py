@@ -168,8 +168,8 @@ class EventsFailover(EventsFailoverBase):
         self.arith.thaw()      # the backend's results for the frozen replica's tasks wait in its subscription
 
         mine = held[frozen_id]
-        harness.wait_until("the frozen replica's tasks handed over to the other one", lambda: self.stack.mongo(
-        ).events.count_documents({"task": {"$in": mine}, "type": "received", "handoff": 1, "events": other_id})
+        harness.wait_until("the frozen replica's tasks handed over to the other one", lambda: self.stack.count_received(
+            {"task": {"$in": mine}, "handoff": 1, "events": other_id})
             >= len(mine), timeout=15)
         frozen.thaw()
         answers = self.collect(futures)

@@ -68,8 +68,8 @@ class FailoverTest(unittest.TestCase):
     def wait_received(self, n, since_ids=()):
         """Wait (watchdog) until the log holds n "received" records besides those of 'since_ids': the tasks are in
         events' hands and dispatched."""
-        harness.wait_until(f"{n} tasks received by events", lambda: self.stack.mongo().events.count_documents(
-            {"type": "received", "task": {"$nin": list(since_ids)}}) >= n, timeout=15)
+        harness.wait_until(f"{n} tasks received by events", lambda: self.stack.count_received(
+            {"task": {"$nin": list(since_ids)}}) >= n, timeout=15)
 
     @staticmethod
     def collect(futures):

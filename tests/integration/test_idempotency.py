@@ -111,7 +111,7 @@ class IdempotencyBase(unittest.TestCase):
         return events
 
     def received_with(self, bodies):
-        return self.stack.mongo().events.count_documents({"type": "received", "request": {"$in": list(bodies)}})
+        return self.stack.count_received({"request": {"$in": list(bodies)}})
 
     def idem_record(self, key):
         with self.stack.redis() as r:

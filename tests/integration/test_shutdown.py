@@ -33,7 +33,7 @@ class Shutdown(unittest.TestCase):
         self.stack.stop()
 
     def in_flight(self):
-        return self.stack.mongo().events.count_documents({"type": "received"})
+        return self.stack.count_received()
 
     def test_events_answers_its_tasks_before_leaving(self):
         t, result = post_in_background(self.port, '{"a1": 1, "a2": 2}')
@@ -45,7 +45,7 @@ class Shutdown(unittest.TestCase):
         status, reply = result["r"]
         self.assertEqual((status, reply["error"]), (503, "the events replica is shutting down"))
         self.assertLess(time.monotonic() - t0, 5)
-        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        records = self.stack.history(reply["id"])
         self.assertEqual([r["type"] for r in records], ["received", "failed"])
         self.assertEqual(self.stack.registered("events"), 0, "the stopped replica is still registered")
 
@@ -91,7 +91,7 @@ class KeepAliveShutdown(unittest.TestCase):
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(raw)
 
     def received(self):
-        return self.stack.mongo().events.count_documents({"type": "received"})
+        return self.stack.count_received()
 
     def stop_backend(self):
         os.kill(self.backend.pid, signal.SIGSTOP)

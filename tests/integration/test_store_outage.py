@@ -29,7 +29,7 @@ class StoreOutage(harness.StackTest):
         status, reply = harness.http(self.port, "POST", "/task", '{"a1": 1, "a2": 2}')
         self.assertEqual((status, reply.get("result")), (200, "3"), reply)
         # The records queued during the outage were written once the store came back, in order.
-        types = [r["type"] for r in self.stack.mongo().events.find({"task": lost_id}).sort("seq", 1)]
+        types = [r["type"] for r in self.stack.history(lost_id)]
         self.assertEqual(types[0], "received")
         self.assertIn(types[-1], ("completed", "failed"))
 

@@ -25,7 +25,7 @@ class NoBackend(harness.StackTest):
         self.assertEqual(reply["message"], "FAIL")
         self.assertEqual(reply["error"], "no live replica of service 'arithmetic' answered in time")
         self.assertLess(elapsed, 1.5, "events answers before the frontend's own deadline")
-        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        records = self.stack.history(reply["id"])
         self.assertEqual([r["type"] for r in records], ["received", "failed"])
         self.assertEqual(records[-1]["status"], 504)
 
@@ -44,7 +44,7 @@ class NoBackend(harness.StackTest):
         status, reply = result["r"]
         self.assertEqual((status, reply.get("result")), (200, "42"), reply)
         # It waited: arrival, then the dispatch to the replica that came, then the result.
-        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        records = self.stack.history(reply["id"])
         self.assertEqual([r["type"] for r in records], ["received", "dispatched", "completed"])
         self.assertNotIn("backend", records[0])
         self.assertEqual(records[1]["backend"], records[2]["backend"])
@@ -65,7 +65,7 @@ class OverBudget(harness.StackTest):
         for t in waiting:
             t.start()
         harness.wait_until("two tasks in flight",
-                           lambda: self.stack.mongo().events.count_documents({"type": "received"}) == 2)
+                           lambda: self.stack.count_received() == 2)
         t0 = time.monotonic()
         status, reply = harness.http(self.port, "POST", "/task", '{"a1": "x", "a2": "y"}')
         self.assertEqual((status, reply["error"]), (503, "too many requests in flight; retry later"))
@@ -99,7 +99,7 @@ class Unrouted(unittest.TestCase):
         status, reply = harness.http(self.port, "POST", "/task", '{"a1": "x", "a2": "y"}')
         self.assertEqual(status, 500, reply)
         self.assertEqual(reply["error"], "task type STRING has no route in the task map")
-        records = list(self.stack.mongo().events.find({"task": reply["id"]}).sort("seq", 1))
+        records = self.stack.history(reply["id"])
         self.assertEqual([r["type"] for r in records], ["received", "failed"])
 
 

@@ -50,6 +50,9 @@ TAG = "swarm-test"
 IMAGES = {"TASKBUS_IMAGE": f"taskbus:{TAG}", "REDIS_IMAGE": f"taskbus-redis:{TAG}",
           "MONGO_IMAGE": f"taskbus-ferretdb:{TAG}", "LB_IMAGE": f"taskbus-lb:{TAG}",
           "PROMETHEUS_IMAGE": f"taskbus-prometheus:{TAG}"}
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from harness import split_commit  # noqa: E402  (a task commit of the log holds two records)
+
 STACK_FILES = [os.path.join(TOP, "docker-stack.yaml"), os.path.join(TOP, "tests", "swarm", "stack-test.yaml")]
 SECRETS = os.path.join(TOP, "docker", "secrets")   # docker/secrets.sh writes what docker-stack.yaml's secrets read
 REPLICAS = {"FRONTEND_REPLICAS": 3, "EVENTS_REPLICAS": 2, "ARITHMETIC_REPLICAS": 2, "STRING_REPLICAS": 2}
@@ -742,8 +745,9 @@ class Run:
         client = pymongo.MongoClient(f"mongodb://127.0.0.1:{self.mongo_port}/taskbus", serverSelectionTimeoutMS=5000)
         try:
             tasks = collections.defaultdict(list)
-            for rec in client.taskbus.events.find({}, {"at": 0}, batch_size=5000):
-                tasks[rec["task"]].append(rec)
+            for doc in client.taskbus.events.find({}, {"at": 0}, batch_size=5000):
+                for rec in split_commit(doc):
+                    tasks[rec["task"]].append(rec)
             return tasks
         finally:
             client.close()

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "logdoc.h"
 #include "log.h"
 #include "msg.h"
 #include "router.h"
@@ -296,6 +297,9 @@ struct fixture {
 
 #define FRONTEND "taskbus:frontend-1"
 
+/* LOG_MERGE_MS of the next setup() (0: every record goes to the store at once). */
+static long setup_merge_ms;
+
 static void setup(struct fixture *f, long max_jobs, long max_attempts)
 {
     memset(f, 0, sizeof *f);
@@ -305,7 +309,8 @@ static void setup(struct fixture *f, long max_jobs, long max_attempts)
     struct router_io io = { &f->bus, fake_publish, &f->store, fake_append, fake_history, fake_backlog,
                             fake_outcome_keep, fake_outcome_replace, fake_outcome_load, fake_outcome_read };
     struct router_config cfg = { .self_id = "events-1", .sets = { &f->set, NULL }, .max_jobs = max_jobs,
-                                 .max_backlog = 1000, .max_attempts = max_attempts, .outcome_ttl_s = 60 };
+                                 .max_backlog = 1000, .max_attempts = max_attempts, .outcome_ttl_s = 60,
+                                 .merge_ms = setup_merge_ms };
     char err[TASK_ERR_LEN];
     const char *map = "{\"NUMBER\":\"arithmetic\"}";
     CHECK_INT_EQ(taskmap_parse(map, strlen(map), &cfg.map, err), 0);
@@ -952,8 +957,81 @@ static void test_trace_travels(void)
     teardown(&f);
 }
 
+/* Run the loop for 'ms' (the router's timers fire). */
+static void run_for(struct fixture *f, long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    event_base_loopexit(f->base, &tv);
+    event_base_dispatch(f->base);
+}
+
+/* With LOG_MERGE_MS, a task answered in time is one document (a task commit); a slower one gets its arrival written
+ * alone when the time is up; a later step writes the arrival first; a commit that was a duplicate keeps the
+ * arrival as a record of its own. */
+static void test_task_commits(void)
+{
+    struct fixture f;
+    struct msg task, answer;
+    setup_merge_ms = 40;
+    setup(&f, 100, 3);
+    send_task(&f, "t-m1", 5000);
+    fake_answer(&f.bus, 1);
+    CHECK_INT_EQ(f.store.n, 0); /* the arrival waits for the outcome */
+    fake_msg(&f.bus, 0, &task);
+    send_result(&f, "t-m1", task.token, "15");
+    CHECK_INT_EQ(f.store.n, 1);
+    CHECK(f.store.n == 1 && logdoc_is_commit(f.store.items[0].doc));
+    CHECK_STR_EQ(rec_str(&f.store, 0, "_id"), "t-m1:outcome");
+    CHECK_STR_EQ(rec_str(&f.store, 0, "request"), "{}");
+    fake_ack(&f.store);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_INT_EQ(answer.status, 200);
+    msg_clear(&task);
+    msg_clear(&answer);
+
+    int sent = f.bus.n;
+    send_task(&f, "t-m2", 5000); /* slower than LOG_MERGE_MS */
+    fake_answer(&f.bus, 1);
+    run_for(&f, 80);
+    CHECK_INT_EQ(f.store.n, 2);
+    CHECK_STR_EQ(rec_str(&f.store, 1, "_id"), "t-m2:0");
+    CHECK_STR_EQ(rec_str(&f.store, 1, "type"), "received");
+    fake_msg(&f.bus, sent, &task);
+    send_result(&f, "t-m2", task.token, "15");
+    CHECK_INT_EQ(f.store.n, 3);
+    CHECK(f.store.n == 3 && !logdoc_is_commit(f.store.items[2].doc));
+    CHECK_STR_EQ(rec_str(&f.store, 2, "_id"), "t-m2:outcome");
+    fake_ack(&f.store);
+    msg_clear(&task);
+    teardown(&f);
+
+    /* Another replica stored the outcome first: the stored one is answered, and this arrival is stored alone. */
+    setup(&f, 100, 3);
+    stored_before[0] = BCON_NEW("_id", BCON_UTF8("t-m3:outcome"), "task", BCON_UTF8("t-m3"), "type",
+                                BCON_UTF8("completed"), "status", BCON_INT32(200), "result", BCON_UTF8("15"),
+                                "backend", BCON_UTF8("arith-9"));
+    send_task(&f, "t-m3", 5000);
+    fake_answer(&f.bus, 1);
+    fake_msg(&f.bus, 0, &task);
+    send_result(&f, "t-m3", task.token, "15");
+    CHECK(f.store.n == 1 && logdoc_is_commit(f.store.items[0].doc));
+    fake_ack(&f.store);
+    CHECK_INT_EQ(f.store.n, 2);
+    CHECK_STR_EQ(rec_str(&f.store, 1, "_id"), "t-m3:0");
+    CHECK_STR_EQ(rec_str(&f.store, 1, "type"), "received");
+    CHECK_STR_EQ(rec_str(&f.store, 1, "backend"), rec_str(&f.store, 0, "backend"));
+    fake_io(&f.bus);
+    CHECK_INT_EQ(last_to(&f, FRONTEND, &answer), 0);
+    CHECK_STR_EQ(answer.replica, "arith-9");
+    msg_clear(&task);
+    msg_clear(&answer);
+    teardown(&f);
+    setup_merge_ms = 0;
+}
+
 int main(void)
 {
+    test_task_commits();
     test_trace_travels();
     test_async_accepted();
     test_redeliver_after_reconnect();
