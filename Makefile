@@ -44,6 +44,7 @@ bench: deps
 	cmake --build $(BUILD_BENCH) -j$(JOBS)
 	$(PY) bench/bench.py --build $(BUILD_BENCH)
 	$(PY) bench/overhead.py --build $(BUILD_BENCH)
+	$(PY) bench/overhead.py --build $(BUILD_BENCH) --what log
 
 # libFuzzer harnesses of tests/fuzz/ under ASan/UBSan, built with clang in $(BUILD_FUZZ), each run for FUZZ_SECONDS on a
 # copy of its seed corpus (scripts/fuzz.sh); exits 1 and prints the reproducer when one finds something.

@@ -1,7 +1,11 @@
-"""What metrics and tracing cost: the same POST load on two identical stacks, one with METRICS=on TRACING=on (the
-default) and one with both off, in alternation (A-B-A-B-..., so a drift of the shared machine or of the growing
-logs hits both alike), and their throughput, p99 and CPU per answer side by side. `make bench` runs it after
-bench/bench.py and writes bench/results/overhead-latest.md; the target is on ≥ 0.97 × off.
+"""What a setting costs: the same POST load on two identical stacks that differ in one setting, in alternation
+(A-B-A-B-..., so a drift of the shared machine or of the growing logs hits both alike), and their throughput, p99
+and CPU per answer side by side. `make bench` runs it after bench/bench.py twice:
+- metrics and tracing: METRICS=on TRACING=on (the default) against both off, into
+  bench/results/overhead-latest.md; the target is on ≥ 0.97 × off;
+- `--what log`: the event log as it is written now (task commits, LOG_MERGE_MS, and STORE_LINGER_MS at their
+  defaults) against one document per record written at once (LOG_MERGE_MS=0 STORE_LINGER_MS=0, the shape before
+  task commits), into bench/results/log-cost.md; the target is FerretDB's CPU per answer at most half.
 
 Both stacks run at once on free loopback ports (tests/harness.py); only the one being measured gets load.
 """
@@ -18,10 +22,23 @@ import bench  # noqa: E402  (bench/bench.py: wrk, its Lua script, /proc figures)
 
 harness = bench.harness
 TARGET = 0.97
-MODES = {"on": {"METRICS": "on", "TRACING": "on"}, "off": {"METRICS": "off", "TRACING": "off"}}
-# --what metrics or --what tracing: switch only that one (the other stays on in both stacks), to see which costs.
-ONLY = {"metrics": {"on": {"METRICS": "on"}, "off": {"METRICS": "off"}},
-        "tracing": {"on": {"TRACING": "on"}, "off": {"TRACING": "off"}}}
+# --what: the two stacks' settings, what the report calls them, and its file. metrics or tracing switch only that
+# one (the other stays on in both stacks), to see which costs.
+WHAT = {
+    "both": ({"on": {"METRICS": "on", "TRACING": "on"}, "off": {"METRICS": "off", "TRACING": "off"}},
+             "metrics and tracing", "overhead-latest.md"),
+    "metrics": ({"on": {"METRICS": "on"}, "off": {"METRICS": "off"}}, "metrics (tracing on in both)",
+                "overhead-metrics.md"),
+    "tracing": ({"on": {"TRACING": "on"}, "off": {"TRACING": "off"}}, "tracing (metrics on in both)",
+                "overhead-tracing.md"),
+    "log": ({"on": {}, "off": {"LOG_MERGE_MS": "0", "STORE_LINGER_MS": "0"}},
+            "task commits, lingering inserts and FerretDB's collector setting (on: the defaults) against one document "
+            "per record written at once and Go's default collector (off: LOG_MERGE_MS=0 STORE_LINGER_MS=0, "
+            "FerretDB with GOGC=100)", "log-cost.md"),
+}
+# FerretDB's environment per stack (tests/harness.py FERRETDB_GC; None: unset, Go's default).
+STORE_ENV = {"log": {"off": {"GOGC": None, "GOMEMLIMIT": None}}}
+LOG_TARGET = 0.5   # --what log: FerretDB's CPU per answer, on / off
 
 
 def parse_args():
@@ -35,9 +52,9 @@ def parse_args():
     p.add_argument("--conns", type=int, default=bench.TARGET_CONNS, help="connections (default 64)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--out", default=os.path.join(bench.TOP, "bench", "results"), help="where the report goes")
-    p.add_argument("--what", choices=["both", "metrics", "tracing"], default="both",
-                   help="switch both (default), or only metrics or only tracing; the report is then "
-                        "overhead-<what>.md")
+    p.add_argument("--what", choices=sorted(WHAT), default="both",
+                   help="switch metrics and tracing (both, the default), only metrics or only tracing, or the "
+                        "event log's shape (log)")
     return p.parse_args()
 
 
@@ -55,17 +72,18 @@ def main():
     base_env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info", "MAX_CONNECTIONS_PER_IP": "0"}
     stacks, rows, errors = {}, [], []
     try:
-        modes = MODES if args.what == "both" else ONLY[args.what]
+        modes, switched, name = WHAT[args.what]
         for mode, env in modes.items():
             os.makedirs(os.path.join(work, mode))
-            stacks[mode] = harness.Stack(args.build, workdir=os.path.join(work, mode), env=dict(base_env, **env))
+            stacks[mode] = harness.Stack(args.build, workdir=os.path.join(work, mode), env=dict(base_env, **env),
+                                         store_env=STORE_ENV.get(args.what, {}).get(mode))
             stacks[mode].start()
         for mode, stack in stacks.items():  # warm-up: the first seconds of a stack are slower
             bench.wrk(stack.frontend_ports, "/task", lua, 16, 2, args.threads)
         for k in range(args.rounds):
             for mode in (("on", "off") if k % 2 == 0 else ("off", "on")):
                 stack = stacks[mode]
-                print(f"overhead: round {k + 1} of {args.rounds}, metrics and tracing {mode} ...", file=sys.stderr,
+                print(f"overhead: round {k + 1} of {args.rounds}, {args.what} {mode} ...", file=sys.stderr,
                       flush=True)
                 before = cpu_of(stack)
                 r = bench.wrk(stack.frontend_ports, "/task", lua, args.conns, args.seconds, args.threads)
@@ -93,9 +111,8 @@ def main():
     names = sorted({n for r in rows for n in r["cpu_us"]})
     ratio = mean("on", "rps") / mean("off", "rps") if mean("off", "rps") else 0.0
     verdict = "PASS" if ratio >= TARGET and not errors else "MISS"
-    switched = {"both": "metrics and tracing", "metrics": "metrics (tracing on in both)",
-                "tracing": "tracing (metrics on in both)"}[args.what]
-    lines = [f"# Overhead of {switched} ({started:%Y-%m-%d %H:%M} UTC)", "",
+    title = "The event log's cost" if args.what == "log" else "Overhead"
+    lines = [f"# {title} of {switched} ({started:%Y-%m-%d %H:%M} UTC)", "",
              f"- command: `{command}`", f"- machine: {bench.machine()}",
              f"- load: wrk, {args.conns} connections, the five seed bodies, {args.seconds:g} s per row, "
              f"{args.rounds} rounds in alternation (on/off, then off/on, ...)", "",
@@ -103,16 +120,24 @@ def main():
     for i, r in enumerate(rows):
         lines.append(f"| {i // 2 + 1} | {r['mode']} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
                      f"{sum(r['cpu_us'].values()):.0f} |")
-    lines += ["", f"**on / off: {ratio:.3f}** of the req/s (mean {mean('on', 'rps'):,.0f} vs "
-              f"{mean('off', 'rps'):,.0f}); p99 {mean('on', 'p99'):.2f} vs {mean('off', 'p99'):.2f} ms; CPU per "
-              f"answer {cpu('on'):.0f} vs {cpu('off'):.0f} µs. Target ≥ {TARGET}: {verdict}.", ""]
+    summary = (f"**on / off: {ratio:.3f}** of the req/s (mean {mean('on', 'rps'):,.0f} vs "
+               f"{mean('off', 'rps'):,.0f}); p99 {mean('on', 'p99'):.2f} vs {mean('off', 'p99'):.2f} ms; CPU per "
+               f"answer {cpu('on'):.0f} vs {cpu('off'):.0f} µs.")
+    if args.what == "log":
+        store = cpu("on", "ferretdb") / cpu("off", "ferretdb") if cpu("off", "ferretdb") else 0.0
+        verdict = "PASS" if store <= LOG_TARGET and not errors else "MISS"
+        summary += (f" **The log's cost per answer (FerretDB's CPU), on / off: {store:.2f}** "
+                    f"({cpu('on', 'ferretdb'):.0f} vs {cpu('off', 'ferretdb'):.0f} µs). Target ≤ {LOG_TARGET}: "
+                    f"{verdict}.")
+    else:
+        summary += f" Target ≥ {TARGET}: {verdict}."
+    lines += ["", summary, ""]
     lines += ["| process | CPU µs per answer, on | off | on − off |", "|---|---|---|---|"]
     lines += [f"| {n} | {cpu('on', n):.1f} | {cpu('off', n):.1f} | {cpu('on', n) - cpu('off', n):+.1f} |"
               for n in names]
     lines += [""] + [f"- error: {e}" for e in errors]
     report = "\n".join(lines) + "\n"
     os.makedirs(args.out, exist_ok=True)
-    name = "overhead-latest.md" if args.what == "both" else f"overhead-{args.what}.md"
     with open(os.path.join(args.out, name), "w") as f:
         f.write(report)
     print(report)

@@ -3,13 +3,14 @@
  *
  * Most tasks are answered within milliseconds of their arrival. Events then holds the "received" record back and
  * writes it inside the outcome document (record.h describes both), so the log takes one document per task instead
- * of two. The commit keeps the outcome's _id "<task>:outcome" (a task still has one outcome, whoever writes it) and
- * its fields in their order, followed by the arrival's own fields:
+ * of two; the store's cost is per document and per field. The commit keeps the outcome's _id "<task>:outcome" (a
+ * task still has one outcome, whoever writes it) and its fields in their order, followed by the arrival's own:
  *   received   the arrival's "at" (a UTC date); its presence is what marks a commit
- *   frontend, request, taskType, subtask, and "handoff", "service", "attempt" when the arrival had them
- * Derivable fields are not written twice: the arrival's _id, task, seq (the outcome's seq - 1: the arrival is the
- * first step of its handoff), events and trace are the outcome's, and its backend is the outcome's backend (a
- * commit is only made when the task went out once, to the replica that answered).
+ *   frontend, request, taskType, subtask, and "handoff", "service" when the arrival had them, "attempt" when not 1
+ * Derivable fields are not written: the arrival is the first step of its handoff and the outcome the next, so their
+ * seqs follow from "handoff" (h * STORE_HANDOFF_STRIDE, + 1); a completed outcome's status is 200; the arrival's
+ * _id, task, events and trace are the outcome's, and its backend is the outcome's (a commit is only made when the
+ * task went out once, to the replica that answered, or never went out).
  * Splitting a commit gives back the two records field for field as they were built, so every reader (history,
  * projection, rebuild) sees the same records whichever shape the log holds; logs written before commits existed
  * hold only separate records, which read as they always did. */

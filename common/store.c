@@ -66,6 +66,8 @@ struct store {
     mongoc_uri_t *uri;
     char db[64];
     long max_batch;
+    long linger_ms;                  /* least time from one bulk insert's start to the next one's */
+    int lingering;                   /* the writer waits out linger_ms: appends do not wake it */
     struct mailbox *mailbox;
     store_acked_fn on_acked;
     void *arg;
@@ -313,13 +315,15 @@ static int read_record(struct reading *rd, const char *id, int *seq, int *final,
         if (split) {
             append_json(rd, &received);
             append_json(rd, &outcome);
-            bson_destroy(&received);
-            bson_destroy(&outcome);
         } else {
             append_json(rd, doc);
         }
         if (seq)
-            *seq = bson_iter_init_find(&it, doc, "seq") ? (int)bson_iter_as_int64(&it) : 0;
+            *seq = bson_iter_init_find(&it, split ? &outcome : doc, "seq") ? (int)bson_iter_as_int64(&it) : 0;
+        if (split) {
+            bson_destroy(&received);
+            bson_destroy(&outcome);
+        }
         if (final)
             *final = is_final(doc);
         if (commit)
@@ -456,6 +460,27 @@ static void answer_query(struct store *s, mongoc_collection_t *coll, struct item
     }
 }
 
+/* Writer: wait until 'due_ms' (monotonic) unless the store is stopping or a full batch is queued, so that a bulk
+ * insert takes everything that arrived meanwhile: fewer, larger inserts cost the store less per record. */
+static void linger_until(struct store *s, long long due_ms)
+{
+    pthread_mutex_lock(&s->lock);
+    s->lingering = 1;
+    while (!s->stopping && s->stats.backlog < (size_t)s->max_batch) {
+        long long now = clock_mono_ms();
+        if (now >= due_ms)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long long ns = ts.tv_nsec + (due_ms - now) * 1000000LL;
+        ts.tv_sec += ns / 1000000000LL;
+        ts.tv_nsec = ns % 1000000000LL;
+        pthread_cond_timedwait(&s->write.cond, &s->lock, &ts);
+    }
+    s->lingering = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Take everything queued on 'lane' (or wait for something); returns NULL when stopping and nothing is left. */
 static struct item *take_all(struct store *s, struct lane *lane)
 {
@@ -476,7 +501,15 @@ static void *writer_main(void *arg)
     struct item **batch = calloc((size_t)s->max_batch, sizeof *batch);
     unsigned char *dup = calloc((size_t)s->max_batch, 1);
     struct item *list;
-    while (batch && dup && (list = take_all(s, &s->write))) {
+    long long started = 0;
+    while (batch && dup) {
+        /* Under load, bulk inserts start at least linger_ms apart; after a quiet spell the first record goes at
+         * once. */
+        if (s->linger_ms > 0 && started)
+            linger_until(s, started + s->linger_ms);
+        if (!(list = take_all(s, &s->write)))
+            break;
+        started = clock_mono_ms();
         size_t n = 0;
         while (list) {
             struct item *it = list;
@@ -529,7 +562,8 @@ static void enqueue(struct store *s, struct item *it)
         s->stats.appended++;
         s->stats.backlog++;
     }
-    pthread_cond_signal(&lane->cond);
+    if (lane != &s->write || !s->lingering || s->stats.backlog >= (size_t)s->max_batch)
+        pthread_cond_signal(&lane->cond);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -576,8 +610,8 @@ static mongoc_uri_t *parse_uri(const char *text, char *db, size_t db_len, char *
     return uri;
 }
 
-struct store *store_new(struct event_base *base, const char *uri, long max_batch, store_acked_fn on_acked,
-                        void *arg, char *err)
+struct store *store_new(struct event_base *base, const char *uri, long max_batch, long linger_ms,
+                        store_acked_fn on_acked, void *arg, char *err)
 {
     struct store *s = calloc(1, sizeof *s);
     if (!s) {
@@ -589,6 +623,7 @@ struct store *store_new(struct event_base *base, const char *uri, long max_batch
     if (!s->uri)
         goto fail;
     s->max_batch = max_batch > 0 ? max_batch : 1;
+    s->linger_ms = linger_ms > 0 ? linger_ms : 0;
     s->on_acked = on_acked;
     s->arg = arg;
     pthread_mutex_init(&s->lock, NULL);

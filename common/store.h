@@ -46,9 +46,12 @@ struct store_stats {
 /* Parse 'uri' (database from its path, default "taskbus"; time-outs defaulted to serverSelectionTimeoutMS=2000,
  * connectTimeoutMS=2000, socketTimeoutMS=10000 unless given) and start the writer thread. No secondary index is
  * created: histories are read by _id, and every other index would cost each insert. Returns NULL with a reason in 'err' (STORE_ERR_LEN bytes) when the URI is invalid. A store that
- * is down is retried by the writer; it does not fail here. 'max_batch' caps the records of one bulk insert. */
-struct store *store_new(struct event_base *base, const char *uri, long max_batch, store_acked_fn on_acked,
-                        void *arg, char *err);
+ * is down is retried by the writer; it does not fail here. 'max_batch' caps the records of one bulk insert.
+ * 'linger_ms' > 0 starts bulk inserts at least that long apart while records keep coming (0: each starts as soon as
+ * the last one ended), so each takes more records: the store's cost is mostly per insert. A record then waits up
+ * to 'linger_ms' more before it is stored; after a quiet spell the first one goes at once. */
+struct store *store_new(struct event_base *base, const char *uri, long max_batch, long linger_ms,
+                        store_acked_fn on_acked, void *arg, char *err);
 
 /* Queue 'doc' (taken over; it must have a deterministic string _id) for the writer. Returns 0, or -1 when out of
  * memory (then 'doc' is destroyed and nothing is acknowledged). Loop thread. */

@@ -22,7 +22,7 @@
 #include "telemetry.h"
 
 static const char *mongo_uri, *mongo_uri_file, *task_maps;
-static long store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s,
+static long store_linger_ms, store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s,
     merge_ms;
 
 static const struct config_var config[] = {
@@ -36,6 +36,9 @@ static const struct config_var config[] = {
     { "LOG_MERGE_MS", CONFIG_INT, "250", 0, 60000,
       "a task's arrival record waits this long to be written in one document with its outcome; 0 writes it at once",
       &merge_ms },
+    { "STORE_LINGER_MS", CONFIG_INT, "5", 0, 1000,
+      "under load, bulk inserts into the log start at least this long apart, so each holds more records",
+      &store_linger_ms },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish tasks in flight",
       &shutdown_grace_ms },
     { "MAX_JOBS", CONFIG_INT, "20000", 1, 10000000, "tasks in flight in this replica before new ones get 503",
@@ -258,7 +261,7 @@ int main(int argc, char **argv)
     app.base = event_base_new();
     struct daemon_signals *signals = daemon_signals_new(app.base, on_stop, &app);
     app.grace = evtimer_new(app.base, on_grace, &app);
-    app.store = store_new(app.base, mongo_uri, store_batch, on_acked, &app, err);
+    app.store = store_new(app.base, mongo_uri, store_batch, store_linger_ms, on_acked, &app, err);
     if (!app.store) {
         fprintf(stderr, "events: %s\n", err);
         return 1;

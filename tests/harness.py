@@ -202,6 +202,12 @@ class Proc:
             pass
 
 
+# FerretDB's garbage collector, as docker/ferretdb.Dockerfile sets it: no proportional collection (GOGC=off), a
+# collection only near a soft memory limit (GOMEMLIMIT). Its heap is garbage from each request; with the default
+# GOGC=100 it collected every few milliseconds under load, ~20 % of its CPU (bench/results/log-cost.md).
+FERRETDB_GC = {"GOGC": "off", "GOMEMLIMIT": "512MiB"}
+
+
 class Stack:
     """A running taskbus: servers (unless REDIS/MONGO are given) and daemons, all on free ports.
 
@@ -211,12 +217,13 @@ class Stack:
     Redis has no password and no daemon sends AUTH."""
 
     def __init__(self, build, workdir=None, frontends=1, events=1, backends=None, env=None,
-                 redis_port=None, mongo_uri=None, auth=None):
+                 redis_port=None, mongo_uri=None, auth=None, store_env=None):
         self.build = os.path.abspath(build)
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="taskbus-")
         os.makedirs(self.dir, exist_ok=True)
         self.env = dict(env or {})
+        self.store_env = dict(FERRETDB_GC, **(store_env or {}))   # FerretDB's environment; None values unset
         self.servers, self.daemons = [], []
         self.frontend_ports = []
         self.redis_port, self.mongo_uri = redis_port, mongo_uri
@@ -270,7 +277,10 @@ class Stack:
         os.makedirs(data, exist_ok=True)
         argv = [FERRETDB, "--handler=sqlite", f"--sqlite-url=file:{data}/", f"--listen-addr=127.0.0.1:{port}",
                 "--telemetry=disable", "--debug-addr=-", f"--state-dir={data}", "--log-level=warn"]
-        self.servers.append(Proc("ferretdb", argv, os.environ.copy(), os.path.join(self.dir, "ferretdb.log")))
+        env = dict(os.environ, **{k: v for k, v in self.store_env.items() if v is not None})
+        for k in (k for k, v in self.store_env.items() if v is None):
+            env.pop(k, None)
+        self.servers.append(Proc("ferretdb", argv, env, os.path.join(self.dir, "ferretdb.log")))
         self.mongo_uri = f"mongodb://127.0.0.1:{port}/{self.db_name}"
         wait_until("FerretDB", lambda: self.mongo().command("ping"))
 
@@ -501,25 +511,33 @@ class StackTest(unittest.TestCase):
 
 # A task commit (common/logdoc.h): the outcome record and, from this field on, the arrival ("received") record.
 COMMIT_FIELD = "received"
-COMMIT_ARRIVAL_FIELDS = ("frontend", "request", "taskType", "subtask", "handoff", "service", "attempt")
+HANDOFF_STRIDE = 100  # STORE_HANDOFF_STRIDE in common/store.h
 
 
 def split_commit(doc):
     """The records a document of the log stands for: [doc] for a record, [arrival, outcome] for a task commit, field
-    for field as events built them (the same rule as logdoc_split in common/logdoc.c)."""
+    for field as events built them (the rule of logdoc_split in common/logdoc.c: the seqs follow from "handoff", a
+    completed outcome's status is 200, the arrival's attempt is 1 unless written)."""
     if not isinstance(doc.get(COMMIT_FIELD), datetime.datetime):
         return [doc]
     keys = list(doc)
     cut = keys.index(COMMIT_FIELD)
-    outcome = {k: doc[k] for k in keys[:cut]}
-    arrival = {"_id": f"{doc['task']}:{doc['seq'] - 1}", "task": doc["task"], "seq": doc["seq"] - 1,
-               "type": "received", "at": doc[COMMIT_FIELD], "events": doc["events"]}
+    seq = doc.get("handoff", 0) * HANDOFF_STRIDE + 1
+    outcome = {}
+    for k in keys[:cut]:
+        if k == "result" and doc.get("type") == "completed" and "status" not in doc:
+            outcome["status"] = 200
+        outcome[k] = doc[k]
+        if k == "task":
+            outcome["seq"] = seq
+    arrival = {"_id": f"{doc.get('task')}:{seq - 1}", "task": doc.get("task"), "seq": seq - 1, "type": "received",
+               "at": doc[COMMIT_FIELD], "events": doc.get("events")}
     if "trace" in doc:
         arrival["trace"] = doc["trace"]
-    for k in keys[cut + 1:]:
-        if k == "attempt":
-            arrival["backend"] = doc["backend"]
-        arrival[k] = doc[k]
+    arrival.update({k: doc[k] for k in keys[cut + 1:] if k != "attempt"})
+    if "backend" in doc:
+        arrival["backend"] = doc["backend"]
+        arrival["attempt"] = doc.get("attempt", 1)
     return [arrival, outcome]
 
 

@@ -36,6 +36,34 @@ class History(harness.StackTest):
         self.assertEqual(hist["history"][-1]["type"], "failed")
         self.assertEqual(hist["history"][-1]["error"], "division by zero")
 
+    def test_task_commit_reads_as_two_records_everywhere(self):
+        """A task answered within LOG_MERGE_MS is one document in the log (a task commit, without the fields that
+        follow from others); the projection, the log's reader in events (the projection deleted), and the tests'
+        own reading of the store all give the same two records."""
+        status, reply = harness.http(self.port, "POST", "/task", '{"m1": 6, "m2": 7}')
+        self.assertEqual((status, reply.get("result")), (200, "42"), reply)
+        tid = reply["id"]
+        docs = list(self.stack.mongo().events.find({"task": tid}))
+        self.assertEqual(len(docs), 1, docs)
+        self.assertIn(harness.COMMIT_FIELD, docs[0])
+        self.assertEqual([k for k in ("seq", "status", "attempt") if k in docs[0]], [], docs[0])
+        status, projected = harness.http(self.port, "GET", f"/task/{tid}")
+        self.assertEqual(status, 200, projected)
+        with self.stack.redis() as r:
+            self.assertEqual(r.command("DEL", "taskbus:task:" + tid), 1)
+        status, from_log = harness.http(self.port, "GET", f"/task/{tid}")
+        self.assertEqual(status, 200, from_log)
+        self.assertEqual(from_log["history"], projected["history"])
+        fields = ("_id", "task", "seq", "type", "events", "frontend", "request", "taskType", "subtask", "service",
+                  "backend", "attempt", "status", "result")
+        want = [{k: r[k] for k in fields if k in r} for r in self.stack.history(tid)]
+        got = [{k: r[k] for k in fields if k in r} for r in from_log["history"]]
+        self.assertEqual(got, want)
+        self.assertEqual([(r["_id"], r["type"], r.get("attempt"), r.get("status")) for r in got],
+                         [(f"{tid}:0", "received", 1, None), (f"{tid}:outcome", "completed", None, 200)])
+        self.assertEqual([list(r) for r in from_log["history"]], [list(r) for r in self.stack.history(tid)],
+                         "the fields' order differs")
+
     def test_unknown_task(self):
         status, reply = harness.http(self.port, "GET", "/task/0000000000000000-000000000000")
         self.assertEqual(status, 404, reply)

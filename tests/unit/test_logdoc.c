@@ -97,22 +97,33 @@ static void test_not_commits(void)
     bson_t *plain = BCON_NEW("_id", "t:outcome", "task", "t", "seq", BCON_INT32(1), "type", "completed");
     CHECK(!logdoc_is_commit(plain) && logdoc_split(plain, &r, &o) == -1);
     bson_t *no_seq = BCON_NEW("_id", "t:outcome", "task", "t", "events", "e", "received", BCON_DATE_TIME(5));
-    CHECK(logdoc_is_commit(no_seq) && logdoc_split(no_seq, &r, &o) == -1);
+    CHECK(logdoc_is_commit(no_seq) && logdoc_split(no_seq, &r, &o) == 0); /* the seqs follow from the handoff */
+    bson_destroy(&r);
+    bson_destroy(&o);
     bson_t *seq0 = BCON_NEW("task", "t", "seq", BCON_INT32(0), "events", "e", "received", BCON_DATE_TIME(5));
-    CHECK(logdoc_split(seq0, &r, &o) == -1);
-    bson_t *no_events = BCON_NEW("task", "t", "seq", BCON_INT32(1), "received", BCON_DATE_TIME(5));
+    CHECK(logdoc_split(seq0, &r, &o) == -1); /* a commit has no seq of its own */
+    bson_t *bad_handoff = BCON_NEW("task", "t", "events", "e", "received", BCON_DATE_TIME(5), "handoff", "2");
+    CHECK(logdoc_split(bad_handoff, &r, &o) == -1);
+    bson_t *huge_handoff = BCON_NEW("task", "t", "events", "e", "received", BCON_DATE_TIME(5), "handoff",
+                                    BCON_INT32(2000000000));
+    CHECK(logdoc_split(huge_handoff, &r, &o) == -1); /* its seq would overflow */
+    bson_t *bad_attempt = BCON_NEW("task", "t", "events", "e", "backend", "b", "received", BCON_DATE_TIME(5),
+                                   "attempt", "1");
+    CHECK(logdoc_split(bad_attempt, &r, &o) == -1);
+    bson_t *no_events = BCON_NEW("task", "t", "received", BCON_DATE_TIME(5));
     CHECK(logdoc_split(no_events, &r, &o) == -1);
-    bson_t *attempt_no_backend = BCON_NEW("task", "t", "seq", BCON_INT32(1), "events", "e", "received",
-                                          BCON_DATE_TIME(5), "attempt", BCON_INT32(1));
+    bson_t *attempt_no_backend = BCON_NEW("task", "t", "events", "e", "received", BCON_DATE_TIME(5),
+                                          "attempt", BCON_INT32(1));
     CHECK(logdoc_split(attempt_no_backend, &r, &o) == -1);
     bson_t *string_date = BCON_NEW("task", "t", "seq", BCON_INT32(1), "events", "e", "received", "yesterday");
     CHECK(!logdoc_is_commit(string_date));
     char long_task[300];
     memset(long_task, 'x', sizeof long_task - 1);
     long_task[sizeof long_task - 1] = '\0';
-    bson_t *long_id = BCON_NEW("task", long_task, "seq", BCON_INT32(1), "events", "e", "received", BCON_DATE_TIME(5));
+    bson_t *long_id = BCON_NEW("task", long_task, "events", "e", "received", BCON_DATE_TIME(5));
     CHECK(logdoc_split(long_id, &r, &o) == -1);
-    bson_t *docs[] = { plain, no_seq, seq0, no_events, attempt_no_backend, string_date, long_id };
+    bson_t *docs[] = { plain, no_seq, seq0, bad_handoff, huge_handoff, bad_attempt, no_events, attempt_no_backend,
+                       string_date, long_id };
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
         bson_destroy(docs[i]);
 }
