@@ -16,8 +16,9 @@
 /* ---- the scripts */
 
 /* ARGV: task id, record _id, record JSON, the status it gives, service, taskType, at (ms), result, error, code,
- * retention (ms), now (ms). A record past the retention is not applied (its task would expire at once). The
- * status only moves forward; created is the earliest record's time; the index members follow both. */
+ * retention (ms), now (ms), and optionally an earlier record of the task applied in the same call (a task commit's
+ * arrival): its _id, JSON and at (ms). A record past the retention is not applied (its task would expire at once).
+ * The status only moves forward; created is the earliest record's time; the index members follow both. */
 static const char apply_lua[] =
     "local id, field, json, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
     "local service, ttype, at = ARGV[5], ARGV[6], tonumber(ARGV[7])\n"
@@ -30,9 +31,12 @@ static const char apply_lua[] =
     "local nstatus, ncreated, nservice = ostatus, ocreated, oservice\n"
     "if (rank[status] or 0) > (rank[ostatus] or 0) then nstatus = status end\n"
     "if not ncreated or at < ncreated then ncreated = at end\n"
+    "local earlier = tonumber(ARGV[15])\n"
+    "if earlier and earlier < ncreated then ncreated = earlier end\n"
     "if nservice == '' then nservice = service end\n"
     "local set = {field, json, 'status', nstatus, 'created', string.format('%d', ncreated)}\n"
     "local function put(k, v) if v ~= '' then set[#set + 1] = k; set[#set + 1] = v end end\n"
+    "if earlier then put(ARGV[13], ARGV[14]) end\n"
     "put('service', nservice)\n"
     "put('taskType', ttype)\n"
     "put('result', ARGV[8])\n"
@@ -148,7 +152,8 @@ static void set_arg(struct projection_args *a, int i, const char *s)
     a->lens[i] = strlen(s);
 }
 
-int projection_args_of(const bson_t *doc, long retention_s, long long now_ms, struct projection_args *a)
+int projection_args_of(const bson_t *doc, const bson_t *earlier, long retention_s, long long now_ms,
+                       struct projection_args *a)
 {
     bson_iter_t it;
     memset(a, 0, sizeof *a);
@@ -160,12 +165,23 @@ int projection_args_of(const bson_t *doc, long retention_s, long long now_ms, st
         !BSON_ITER_HOLDS_DATE_TIME(&it))
         return -1;
     snprintf(a->at, sizeof a->at, "%lld", (long long)bson_iter_date_time(&it));
+    const char *earlier_id = earlier ? utf8_or_empty(earlier, "_id") : NULL;
+    if (earlier) {
+        if (!earlier_id[0] || strcmp(utf8_or_empty(earlier, "task"), task) != 0 ||
+            !bson_iter_init_find(&it, earlier, "at") || !BSON_ITER_HOLDS_DATE_TIME(&it))
+            return -1;
+        snprintf(a->earlier_at, sizeof a->earlier_at, "%lld", (long long)bson_iter_date_time(&it));
+    }
     if (status == TASKVIEW_FAILED && bson_iter_init_find(&it, doc, "status") && BSON_ITER_HOLDS_INT32(&it))
         snprintf(a->code, sizeof a->code, "%d", bson_iter_int32(&it));
     snprintf(a->retention, sizeof a->retention, "%lld", retention_s * 1000LL);
     snprintf(a->now, sizeof a->now, "%lld", now_ms);
-    if (!(a->json = bson_as_relaxed_extended_json(doc, NULL)))
+    a->json = bson_as_relaxed_extended_json(doc, NULL);
+    a->earlier_json = earlier ? bson_as_relaxed_extended_json(earlier, NULL) : NULL;
+    if (!a->json || (earlier && !a->earlier_json)) {
+        projection_args_clear(a);
         return -1;
+    }
     set_arg(a, 0, "EVALSHA");
     set_arg(a, 1, projection_apply_sha());
     set_arg(a, 2, "0");
@@ -173,22 +189,31 @@ int projection_args_of(const bson_t *doc, long retention_s, long long now_ms, st
     set_arg(a, 4, id);
     set_arg(a, 5, a->json);
     set_arg(a, 6, taskview_status_name(status));
-    set_arg(a, 7, utf8_or_empty(doc, "service"));
-    set_arg(a, 8, utf8_or_empty(doc, "taskType"));
+    /* The arrival names the service and type; an outcome does not. */
+    const char *service = utf8_or_empty(doc, "service"), *ttype = utf8_or_empty(doc, "taskType");
+    set_arg(a, 7, service[0] || !earlier ? service : utf8_or_empty(earlier, "service"));
+    set_arg(a, 8, ttype[0] || !earlier ? ttype : utf8_or_empty(earlier, "taskType"));
     set_arg(a, 9, a->at);
     set_arg(a, 10, status == TASKVIEW_COMPLETED ? utf8_or_empty(doc, "result") : "");
     set_arg(a, 11, status == TASKVIEW_FAILED ? utf8_or_empty(doc, "error") : "");
     set_arg(a, 12, a->code);
     set_arg(a, 13, a->retention);
     set_arg(a, 14, a->now);
-    a->argc = PROJECTION_ARGS;
+    a->argc = PROJECTION_ARGS - 3;
+    if (earlier) {
+        set_arg(a, 15, earlier_id);
+        set_arg(a, 16, a->earlier_json);
+        set_arg(a, 17, a->earlier_at);
+        a->argc = PROJECTION_ARGS;
+    }
     return 0;
 }
 
 void projection_args_clear(struct projection_args *a)
 {
     bson_free(a->json);
-    a->json = NULL;
+    bson_free(a->earlier_json);
+    a->json = a->earlier_json = NULL;
 }
 
 /* ---- asynchronous client */
@@ -315,10 +340,12 @@ static void applied(struct call *c, struct redisReply *reply)
         c->applied_cb(c->arg);
 }
 
-static int apply_record(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg)
+/* Apply 'doc', and 'earlier' (may be NULL) in the same script call. */
+static int apply_records(struct projection *p, const bson_t *doc, const bson_t *earlier, projection_applied_fn cb,
+                         void *arg)
 {
     struct projection_args a;
-    if (projection_args_of(doc, p->retention_s, clock_wall_ms(), &a) != 0)
+    if (projection_args_of(doc, earlier, p->retention_s, clock_wall_ms(), &a) != 0)
         return -1;
     struct call *c = call_new(p, &apply_script, a.argc - 3, a.argv + 3, a.lens + 3);
     if (c) {
@@ -342,10 +369,9 @@ int projection_apply(struct projection *p, const bson_t *doc, projection_applied
 {
     bson_t received, outcome;
     if (logdoc_split(doc, &received, &outcome) != 0)
-        return apply_record(p, doc, cb, arg);
-    /* A task commit: both records, on one connection, so Redis answers the outcome's after the arrival's. */
-    int rc = apply_record(p, &received, NULL, NULL);
-    rc = apply_record(p, &outcome, cb, arg) != 0 ? -1 : rc;
+        return apply_records(p, doc, NULL, cb, arg);
+    /* A task commit: both records in one script call. */
+    int rc = apply_records(p, &outcome, &received, cb, arg);
     bson_destroy(&received);
     bson_destroy(&outcome);
     return rc;

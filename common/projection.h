@@ -20,7 +20,7 @@
 #include "taskview.h"
 
 #define PROJECTION_KEY_PREFIX "taskbus:task:"
-#define PROJECTION_ARGS 15           /* EVALSHA, sha, numkeys, and the script's 12 arguments */
+#define PROJECTION_ARGS 18           /* EVALSHA, sha, numkeys, the script's 12 arguments, and 3 for an earlier record */
 
 struct bus;
 struct redisContext;
@@ -31,14 +31,16 @@ struct projection_args {
     int argc;
     const char *argv[PROJECTION_ARGS];
     size_t lens[PROJECTION_ARGS];
-    char *json;
-    char at[24], code[16], retention[24], now[24];
+    char *json, *earlier_json;
+    char at[24], code[16], retention[24], now[24], earlier_at[24];
 };
 
-/* Fill 'a' with the EVALSHA that applies record 'doc' (needs string _id, task and type, and a date 'at'), for a
- * retention of 'retention_s' seconds at wall time 'now_ms'. Pure. Returns 0, or -1 when 'doc' is not a record
- * (nothing to free then). Free with projection_args_clear. */
-int projection_args_of(const bson_t *doc, long retention_s, long long now_ms, struct projection_args *a);
+/* Fill 'a' with the EVALSHA that applies record 'doc' (needs string _id, task and type, and a date 'at') and, when
+ * 'earlier' is not NULL, that earlier record of the same task in the same call (a task commit's arrival: one
+ * script call per task instead of two), for a retention of 'retention_s' seconds at wall time 'now_ms'. Pure.
+ * Returns 0, or -1 when a document is not a record (nothing to free then). Free with projection_args_clear. */
+int projection_args_of(const bson_t *doc, const bson_t *earlier, long retention_s, long long now_ms,
+                       struct projection_args *a);
 void projection_args_clear(struct projection_args *a);
 
 /* The Lua source and SHA1 (hex) of the script that applies a record, for a synchronous client (rebuild). */

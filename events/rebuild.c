@@ -62,7 +62,7 @@ static void apply_record(const bson_t *doc, struct rebuild *r)
     if (r->err[0])
         return;
     r->records++;
-    if (projection_args_of(doc, r->retention_s, r->now_ms, &a) != 0) {
+    if (projection_args_of(doc, NULL, r->retention_s, r->now_ms, &a) != 0) {
         r->skipped++;
         return;
     }
