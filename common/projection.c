@@ -18,7 +18,9 @@
 /* ARGV: task id, record _id, record JSON, the status it gives, service, taskType, at (ms), result, error, code,
  * retention (ms), now (ms), and optionally an earlier record of the task applied in the same call (a task commit's
  * arrival): its _id, JSON and at (ms). A record past the retention is not applied (its task would expire at once).
- * The status only moves forward; created is the earliest record's time; the index members follow both. */
+ * The status only moves forward; created is the earliest record's time; the index members follow both. A task's
+ * outcome, once projected, stays: as in the log, the first one stands (a later one, from a replica that recorded
+ * the answer another one kept, holds the same answer). */
 static const char apply_lua[] =
     "local id, field, json, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
     "local service, ttype, at = ARGV[5], ARGV[6], tonumber(ARGV[7])\n"
@@ -26,7 +28,7 @@ static const char apply_lua[] =
     "if at + retention <= now then return 0 end\n"
     "local rank = {pending = 1, running = 2, completed = 3, failed = 3}\n"
     "local key = 'taskbus:task:' .. id\n"
-    "local old = redis.call('HMGET', key, 'status', 'created', 'service')\n"
+    "local old = redis.call('HMGET', key, 'status', 'created', 'service', field)\n"
     "local ostatus, ocreated, oservice = old[1] or '', tonumber(old[2]), old[3] or ''\n"
     "local nstatus, ncreated, nservice = ostatus, ocreated, oservice\n"
     "if (rank[status] or 0) > (rank[ostatus] or 0) then nstatus = status end\n"
@@ -34,8 +36,9 @@ static const char apply_lua[] =
     "local earlier = tonumber(ARGV[15])\n"
     "if earlier and earlier < ncreated then ncreated = earlier end\n"
     "if nservice == '' then nservice = service end\n"
-    "local set = {field, json, 'status', nstatus, 'created', string.format('%d', ncreated)}\n"
+    "local set = {'status', nstatus, 'created', string.format('%d', ncreated)}\n"
     "local function put(k, v) if v ~= '' then set[#set + 1] = k; set[#set + 1] = v end end\n"
+    "if not (old[4] and string.sub(field, -8) == ':outcome') then put(field, json) end\n"
     "if earlier then put(ARGV[13], ARGV[14]) end\n"
     "put('service', nservice)\n"
     "put('taskType', ttype)\n"

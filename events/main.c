@@ -161,14 +161,17 @@ static void project_then_route(struct acked *a, const bson_t *doc)
 
 /* A record is stored: project it, and only then let the router answer what it allows (a 200 or a 202), so a client
  * that reads the task right after its answer finds it, also when Redis had to be sent the script again. Plain steps
- * are projected without waiting. A duplicate is not projected: the stored one stands, and its writer projected it
- * (unless it died in between: then `events --rebuild` does). Reading it back to project it here cost a FerretDB
- * scan per duplicate on the reader thread, which the router's own reads of stored outcomes queued behind: make
- * chaos saw answers time out after a Redis restart and a store outage. */
+ * are projected without waiting. A duplicate is not projected: the stored one stands, and its writer projected it.
+ * Reading it back to project it here cost a FerretDB scan per duplicate on the reader thread, which the router's
+ * own reads of stored outcomes queued behind: make chaos saw answers time out after a Redis restart and a store
+ * outage. One duplicate is projected: an outcome recording the answer another replica kept, because that replica
+ * may have died after storing its outcome and before projecting it (a handover after an events kill), and the view
+ * would say "running" until `events --rebuild`. Its answer is the stored one's (the kept answer is what that
+ * replica stored); only its replica, seq and time are this replica's. */
 static void on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct app *app = arg;
-    if (duplicate) {
+    if (duplicate && !(ctx && router_answer_was_kept(ctx))) {
         if (ctx)
             router_on_acked(ctx, doc, duplicate, app->router);
         return;

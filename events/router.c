@@ -142,6 +142,12 @@ static void keep_arrival(struct router *r, const bson_t *commit)
     bson_destroy(&outcome);
 }
 
+int router_answer_was_kept(const void *ctx)
+{
+    const struct job *job = ctx;
+    return job->from_kept;
+}
+
 void router_on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg)
 {
     struct router *r = arg;

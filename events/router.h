@@ -77,6 +77,9 @@ void router_on_refresh(void *arg);
  * arrival of a task whose client asked for 202 Accepted (which is sent now). Other records need nothing. */
 void router_on_acked(void *ctx, const bson_t *doc, int duplicate, void *arg);
 
+/* 1 when 'ctx' (a task, as router_on_acked gets it) is answered with the answer another replica kept for it, which
+ * is the answer of the outcome that replica stored. */
+int router_answer_was_kept(const void *ctx);
 /* The bus came back after a disconnect: results sent meanwhile are lost, so every task sent to a backend goes out
  * again (a new attempt) at the next refresh. */
 void router_on_reconnect(struct router *r);
