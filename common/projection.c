@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "log.h"
 #include "logdoc.h"
+#include "recjson.h"
 #include "trace.h"
 
 /* ---- the scripts */
@@ -179,8 +180,8 @@ int projection_args_of(const bson_t *doc, const bson_t *earlier, long retention_
         snprintf(a->code, sizeof a->code, "%d", bson_iter_int32(&it));
     snprintf(a->retention, sizeof a->retention, "%lld", retention_s * 1000LL);
     snprintf(a->now, sizeof a->now, "%lld", now_ms);
-    a->json = bson_as_relaxed_extended_json(doc, NULL);
-    a->earlier_json = earlier ? bson_as_relaxed_extended_json(earlier, NULL) : NULL;
+    a->json = recjson_of(doc);
+    a->earlier_json = earlier ? recjson_of(earlier) : NULL;
     if (!a->json || (earlier && !a->earlier_json)) {
         projection_args_clear(a);
         return -1;

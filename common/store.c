@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "logdoc.h"
+#include "recjson.h"
 #include "metrics.h"
 #include "mailbox.h"
 #include "msg.h"
@@ -291,10 +292,10 @@ struct reading {
 /* Append record 'doc' to the reading as JSON. */
 static void append_json(struct reading *rd, const bson_t *doc)
 {
-    char *text = bson_as_relaxed_extended_json(doc, NULL);
+    char *text = recjson_of(doc);
     if (rd->count++ > 0)
         bson_string_append_c(rd->out, ',');
-    bson_string_append(rd->out, text);
+    bson_string_append(rd->out, text ? text : "null"); /* NULL: not UTF-8, which no decoder in front lets through */
     bson_free(text);
 }
 
