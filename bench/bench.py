@@ -503,14 +503,29 @@ def store_alone(stack, win):
     return out
 
 
+def start_stack(make, tries=3):
+    """Start the stack that make(attempt) builds, trying again (a new stack, a new folder) when it does not come up.
+    After the load rows, tens of thousands of loopback connections sit in TIME_WAIT; a daemon's own Redis connections
+    may then take the port harness.free_port() had just chosen for its METRICS_PORT ("cannot listen on
+    METRICS_PORT"), and the stack never gets ready. Returns the started stack; raises the last error."""
+    for attempt in range(tries):
+        stack = make(attempt)
+        try:
+            return stack.start()
+        except RuntimeError as e:
+            if attempt == tries - 1:
+                raise
+            print(f"bench: a stack did not start ({e}); trying again", file=sys.stderr, flush=True)
+
+
 def nolog_row(args, env, script, dirname):
     """The 64-connection wrk row on a fresh stack whose events replicas run EVENTS_LOG=off-for-measurement (after a
     warm-up like the main stack's). Returns the row with its per-process CPU per answer under "cpu", and what the
     store holds afterwards (it must be 0) under "stored"; raises BenchError when a daemon dies or exits non-zero."""
-    stack = harness.Stack(args.build, workdir=dirname, frontends=args.frontends, events=args.events,
-                          backends=args.backends, env=dict(env, EVENTS_LOG=NOLOG_MODE))
+    stack = start_stack(lambda k: harness.Stack(args.build, workdir=f"{dirname}.{k}", frontends=args.frontends,
+                                                events=args.events, backends=args.backends,
+                                                env=dict(env, EVENTS_LOG=NOLOG_MODE)))
     try:
-        stack.start()
         ports = stack.frontend_ports
         if args.warmup > 0:
             wrk(ports, "/task", script, 16, args.warmup, args.threads)
