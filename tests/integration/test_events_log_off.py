@@ -109,7 +109,7 @@ class EventsLogOff(harness.StackTest):
         self.stack.replica_id(new)
         counters = self.stack.stop_daemon(old)
         self.assertEqual(counters["stored"], 0, counters)
-        self.assertGreaterEqual(counters["records"], 2 * 21, counters)
+        self.assertGreaterEqual(counters["records"], 21, counters)   # at least one document per task, any shape
         self.assertEqual(counters["events_log"], MODE)
         harness.wait_until("the frontend sees only the new replica",
                            lambda: self.stack.replica_ids("events") == [self.stack.replica_id(new)], 10)
