@@ -43,6 +43,7 @@ bench: deps
 	cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=Release -DTASKBUS_SANITIZE=OFF >/dev/null
 	cmake --build $(BUILD_BENCH) -j$(JOBS)
 	$(PY) bench/bench.py --build $(BUILD_BENCH)
+	$(PY) bench/ceiling.py --build $(BUILD_BENCH)
 	$(PY) bench/overhead.py --build $(BUILD_BENCH)
 	$(PY) bench/overhead.py --build $(BUILD_BENCH) --what log
 

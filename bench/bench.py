@@ -11,6 +11,9 @@ FerretDB and daemons on free loopback ports (tests/harness.py) and measures, in 
   (A-B-A-B-A); POST req/s with the GETs over that without (means; target ≥ 0.9), the GETs' latency and statuses;
 - afterwards: answered tasks in the store against the responses the tools counted, the histories of sampled tasks,
   the store's write lag (`max_store_lag_ms=` in the events daemons' `event=stopped` line) and every process's peak RSS;
+- ceilings of the same run, at 64 connections (--ceilings): the store alone inserting exactly the documents the
+  plain 64-connection row wrote, at that row's batch sizes (bench/storealone.py), and the same load on a fresh stack
+  whose events replicas keep no event log (EVENTS_LOG=off-for-measurement); the pipeline as a fraction of each;
 - then reads at a log size: the event log prefilled to --log-records records of the pipeline's shape (bench/prefill.py),
   tasks posted through the pipeline, and each read once with GET /task/{id} (target p99 ≤ 10 ms). This comes after
   the read-back above because FerretDB answers every query but a lone _id equality with a scan of the whole log.
@@ -38,6 +41,7 @@ sys.path.insert(0, os.path.join(TOP, "tests"))
 import harness  # noqa: E402
 import prefill  # noqa: E402  (bench/, next to this file)
 import readload  # noqa: E402
+import storealone  # noqa: E402
 
 HOST = "127.0.0.1"
 BODIES = ['{"a1":5,"a2":10}', '{"s1":4,"s2":7}', '{"m1":4,"m2":7}', '{"d1":4,"d2":7}', '{"a1":"a","a2":"b"}']
@@ -121,6 +125,10 @@ class BenchError(Exception):
     pass
 
 
+class CeilingSkipped(Exception):
+    """A ceiling that cannot be measured with these settings (e.g. METRICS=off): a note, not an error."""
+
+
 # ---------------------------------------------------------------- options
 
 def env_default(name, default):
@@ -186,6 +194,10 @@ def parse_args():
                         f"{QUICK_OUT})")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for the daemons (repeatable)")
+    p.add_argument("--ceilings", type=int, default=int(env_default("CEILINGS", 1)),
+                   help=f"1 (default): after the rows at {TARGET_CONNS} connections, measure the store alone with that "
+                        "row's documents and batch sizes, and the same load without the event log on a fresh stack "
+                        "(EVENTS_LOG=off-for-measurement); 0: skip both")
     p.add_argument("--keep", action="store_true", help="keep the work folder (logs, store) even on success")
     a = p.parse_args()
     if a.out is None:
@@ -445,6 +457,159 @@ def parse_logs(dirname):
     return out
 
 
+# ---------------------------------------------------------------- ceilings (same run)
+
+NOLOG_MODE = "off-for-measurement"
+
+
+def events_histograms(stack):
+    """{events daemon name: its store batch histogram} from each events replica's METRICS_PORT (None: no metrics)."""
+    return {d.name: storealone.scrape_histogram(d.metrics_port) for d in stack.daemons if d.name.startswith("events")}
+
+
+def cpu_by_name(stack, before, after, per):
+    """{process name without its index: CPU microseconds per 'per'} between two cpu_snapshot()s."""
+    out = {}
+    for p in stack.daemons + stack.servers:
+        if before.get(p.pid) is not None and after.get(p.pid) is not None and per:
+            name = p.name.rsplit(".", 1)[0] if p in stack.daemons else p.name
+            out[name] = out.get(name, 0.0) + (after[p.pid] - before[p.pid]) / per * 1e6
+    return out
+
+
+def store_alone(stack, win):
+    """Insert the documents the pipeline wrote during the row of 'win' (log positions, histograms, row) into a fresh
+    collection of the same FerretDB at that row's batch sizes, one writer per events replica. Returns the figures,
+    or raises BenchError."""
+    deltas = {n: storealone.histogram_delta(win["hist_before"].get(n), win["hist_after"].get(n))
+              for n in win["hist_after"]}
+    if not deltas or any(d is None or not d["count"] for d in deltas.values()):
+        raise CeilingSkipped("store alone skipped: no taskbus_store_batch_records histogram from an events replica "
+                             "(METRICS=off?)")
+    t0 = time.monotonic()
+    docs = storealone.read_window(stack.mongo(), win["before"], win["after"])
+    read_s = time.monotonic() - t0
+    if len(docs) != win["after"] - win["before"]:
+        raise BenchError(f"store alone: read {len(docs)} documents at positions {win['before']}..{win['after']}")
+    blob = b"".join(d.raw for d in docs)
+    ids = list(dict.fromkeys(win["row"].get("samples", [])))
+    found = sum(1 for t in ids if t.encode() in blob)
+    if ids and found < len(ids):
+        raise BenchError(f"store alone: only {found} of the row's {len(ids)} sampled task ids are in the documents "
+                         "read back at its log positions (is the store's natural order no longer insertion order?)")
+    sizes = [storealone.batch_sizes(deltas[n]) for n in sorted(deltas)]
+    ferret = next(p for p in stack.servers if p.name == "ferretdb")
+    out = storealone.insert_alone(stack.mongo_uri, stack.db_name, docs, sizes, ferret.pid)
+    if out["errors"] or out["stored"] != out["docs"]:
+        raise BenchError(f"store alone: {out['stored']} of {out['docs']} documents stored; " +
+                         "; ".join(out["errors"][:3]))
+    out.update(read_s=read_s, bytes=len(blob), samples=len(ids), found=found,
+               hist={n: d for n, d in deltas.items()}, row_docs=len(docs))
+    return out
+
+
+def start_stack(make, tries=3):
+    """Start the stack that make(attempt) builds, trying again (a new stack, a new folder) when it does not come up.
+    After the load rows, tens of thousands of loopback connections sit in TIME_WAIT; a daemon's own Redis connections
+    may then take the port harness.free_port() had just chosen for its METRICS_PORT ("cannot listen on
+    METRICS_PORT"), and the stack never gets ready. Returns the started stack; raises the last error."""
+    for attempt in range(tries):
+        stack = make(attempt)
+        try:
+            return stack.start()
+        except RuntimeError as e:
+            if attempt == tries - 1:
+                raise
+            print(f"bench: a stack did not start ({e}); trying again", file=sys.stderr, flush=True)
+
+
+def nolog_row(args, env, script, dirname):
+    """The 64-connection wrk row on a fresh stack whose events replicas run EVENTS_LOG=off-for-measurement (after a
+    warm-up like the main stack's). Returns the row with its per-process CPU per answer under "cpu", and what the
+    store holds afterwards (it must be 0) under "stored"; raises BenchError when a daemon dies or exits non-zero."""
+    stack = start_stack(lambda k: harness.Stack(args.build, workdir=f"{dirname}.{k}", frontends=args.frontends,
+                                                events=args.events, backends=args.backends,
+                                                env=dict(env, EVENTS_LOG=NOLOG_MODE)))
+    try:
+        ports = stack.frontend_ports
+        if args.warmup > 0:
+            wrk(ports, "/task", script, 16, args.warmup, args.threads)
+            time.sleep(1.0)
+        c0 = cpu_snapshot(stack)
+        r = wrk(ports, "/task", script, TARGET_CONNS, args.seconds, args.threads)
+        c1 = cpu_snapshot(stack)
+        r["cpu"] = cpu_by_name(stack, c0, c1, r["requests"] - r["non2xx"])
+        r["hwm"] = max(((proc_figures(d.pid)[0] or 0, d.name) for d in stack.daemons), default=None)
+        dead = stack.dead_daemons()
+        if dead:
+            raise BenchError("daemons died in the no-log row: " + ", ".join(f"{d.name}:\n{d.tail()}" for d in dead))
+        time.sleep(1.0)
+        r["stored"] = store_size(stack.mongo()) if "events" in stack.mongo().list_collection_names() else 0
+        return r
+    finally:
+        try:
+            stack.stop()
+        except AssertionError as e:
+            raise BenchError(f"no-log stack: {e}")
+
+
+def ceilings_md(c, args):
+    """The report's section on the ceilings, and the lines printed at the end."""
+    row, md, lines = c["row"], [], []
+    rps, answered = row["rps"], row["requests"] - row["non2xx"]
+    docs_per_task = c["win_docs"] / answered if answered else None
+    md += ["## Ceilings (same run, 64 connections)", "",
+           f"The pipeline's first plain row at {TARGET_CONNS} connections (five bodies, wrk) against (a) the same load "
+           "on a fresh stack whose events replicas keep **no event log** (`EVENTS_LOG=off-for-measurement`: records "
+           "acknowledged on the next loop turn without a write; a measurement mode, not durable), run right after the "
+           f"rows at {TARGET_CONNS} connections, and (b) **the store alone**: the documents that row wrote, read back as raw BSON at its log "
+           "positions and inserted byte for byte into a fresh collection of the same FerretDB with unordered "
+           "`insert_many`, in batches of the sizes its events replicas' `taskbus_store_batch_records` histogram "
+           "counted during the row, one client thread (own connection) per events replica (`bench/storealone.py`).",
+           "", "| figure | value |", "|---|---:|",
+           f"| pipeline row: req/s, answers, documents written (collStats before/after), documents per task | "
+           f"{fmt(rps, 0)}, {fmt(answered)}, {fmt(c['win_docs'])}, {fmt(docs_per_task)} |"]
+    nl = c.get("nolog")
+    if nl:
+        md.append(f"| (a) no event log: req/s, p50 / p99 ms, non-2xx, documents in its store | {fmt(nl['rps'], 0)}, "
+                  f"{fmt(nl['p50'])} / {fmt(nl['p99'])}, {fmt(nl['non2xx'])}, {fmt(nl['stored'])} |")
+        md.append(f"| **pipeline ÷ no-log pipeline (req/s)** | **{fmt(rps / nl['rps'] if nl['rps'] else None)}** |")
+        lines.append(f"pipeline at {TARGET_CONNS} connections = {fmt(rps / nl['rps'] if nl['rps'] else None)} × "
+                     f"the pipeline without the event log ({fmt(rps, 0)} / {fmt(nl['rps'], 0)} req/s)")
+    sa = c.get("alone")
+    if sa:
+        dps = sa["docs"] / sa["seconds"] if sa["seconds"] else None
+        tps = dps / docs_per_task if dps and docs_per_task else None
+        hist = "; ".join(f"{n}: {d['count']:,} batches, mean {d['sum'] / d['count']:.1f}, buckets " +
+                         ", ".join(f"≤{b[1]:g}: {b[2]:,}" for b in d["buckets"]) for n, d in sa["hist"].items())
+        md += [f"| (b) batch sizes in the row (histogram) | {hist} |",
+               f"| (b) store alone: documents ({fmt(sa['bytes'] / sa['docs'] if sa['docs'] else None, 0)} B each), "
+               f"batches, writers, seconds | {fmt(sa['docs'])}, {fmt(sa['batches'])}, {sa['writers']}, "
+               f"{sa['seconds']:.2f} |",
+               f"| (b) store alone: documents/s, tasks/s | {fmt(dps, 0)}, {fmt(tps, 0)} |",
+               f"| (b) FerretDB CPU per task: store alone / in the pipeline row | "
+               f"{fmt(sa['ferretdb_cpu'] / (sa['docs'] / docs_per_task) * 1e6 if sa['ferretdb_cpu'] is not None and docs_per_task and sa['docs'] else None, 0)}"
+               f" / {fmt(c['cpu'].get('ferretdb'), 0)} µs (the client's CPU, Python: "
+               f"{fmt(sa['client_cpu'] / (sa['docs'] / docs_per_task) * 1e6 if docs_per_task and sa['docs'] else None, 0)} µs) |",
+               f"| **pipeline ÷ store alone (tasks/s)** | **{fmt(rps / tps if tps else None)}** |",
+               f"| (b) reading the row's documents back (not timed above) | {sa['read_s']:.1f} s, "
+               f"{sa['found']} of {sa['samples']} sampled task ids found in them |"]
+        lines.append(f"pipeline at {TARGET_CONNS} connections = {fmt(rps / tps if tps else None)} × the store alone "
+                     f"({fmt(rps, 0)} / {fmt(tps, 0)} tasks/s; {fmt(dps, 0)} documents/s)")
+    names = sorted(set(c["cpu"]) | set(nl["cpu"] if nl else {}))
+    if names:
+        md += ["", "CPU per answered task, µs, by process (the pipeline row; the no-log row):", "",
+               "| process | pipeline | no event log |", "|---|---:|---:|"]
+        md += [f"| {n} | {fmt(c['cpu'].get(n), 0)} | {fmt((nl or {}).get('cpu', {}).get(n), 0)} |" for n in names]
+        md.append(f"| all | {fmt(sum(c['cpu'].values()), 0)} | "
+                  f"{fmt(sum(nl['cpu'].values()), 0) if nl else '–'} |")
+        md.append(f"| all but FerretDB | {fmt(sum(v for k, v in c['cpu'].items() if k != 'ferretdb'), 0)} | "
+                  f"{fmt(sum(v for k, v in nl['cpu'].items() if k != 'ferretdb'), 0) if nl else '–'} |")
+    for n in c.get("notes", []):
+        md.append(f"\n{n}")
+    return md + [""], lines
+
+
 # ---------------------------------------------------------------- report
 
 def machine():
@@ -552,6 +717,7 @@ def main():
     store, rss, settled = {}, [], False
     cpu_before = cpu_after = {}
     total = {"2xx": 0, "non2xx": 0, "inflight_bound": 0}
+    ceil = {}
     S = args.seconds
 
     def measure(name, kind, tool, conns, fn):
@@ -587,8 +753,18 @@ def main():
         cpu_before = cpu_snapshot(stack)
         measure("pipeline, one body " + BODIES[0], "single", "ab", 64, lambda: ab(ports, "/task", 64, S, body_file))
         for c in args.concurrency:
-            measure("pipeline, five bodies", "mixed", "wrk", c,
-                    lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
+            if c == TARGET_CONNS and args.ceilings:
+                # The row's documents are the log's positions between these two sizes (read back after the GET rows).
+                ceil.update(before=store_size(stack.mongo()), hist_before=events_histograms(stack),
+                            cpu_before=cpu_snapshot(stack))
+            row = measure("pipeline, five bodies", "mixed", "wrk", c,
+                          lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
+            if c == TARGET_CONNS and args.ceilings:
+                ceil.update(after=store_size(stack.mongo()), hist_after=events_histograms(stack),
+                            cpu_after=cpu_snapshot(stack), row=row)
+                ceil["win_docs"] = ceil["after"] - ceil["before"]
+                ceil["cpu"] = cpu_by_name(stack, ceil["cpu_before"], ceil["cpu_after"],
+                                          row["requests"] - row["non2xx"])
             if c == TARGET_CONNS and args.get_rate > 0:
                 # The same POST load with GETs beside it, then without again, --get-rounds times (A-B-A-B-A): the
                 # ratio of the means cancels a drift of the shared machine, and the pairs show its noise.
@@ -604,6 +780,35 @@ def main():
                             lambda: with_gets(ports, mix_lua, c, S, args.threads, ids, args.get_rate))
                     measure(f"pipeline, five bodies (again, after the GET row){of}", "mixed-again", "wrk", c,
                             lambda: wrk(ports, "/task", mix_lua, c, S, args.threads))
+            if c == TARGET_CONNS and args.ceilings:
+                # The ceilings' own load on this stack (FerretDB reading back and inserting; idle heartbeats) is
+                # left out of the CPU accounted to the pipeline rows.
+                idle0 = cpu_snapshot(stack)
+                print("bench: ceiling (b): the store alone with the 64-connection row's documents and batch sizes ...",
+                      file=sys.stderr, flush=True)
+                try:
+                    ceil["alone"] = store_alone(stack, ceil)
+                except CeilingSkipped as e:
+                    notes.append(str(e))
+                except BenchError as e:
+                    errors.append(str(e))
+                print(f"bench: ceiling (a): the same load without the event log (EVENTS_LOG={NOLOG_MODE}, a fresh "
+                      "stack) ...", file=sys.stderr, flush=True)
+                try:
+                    nl = nolog_row(args, env, mix_lua, os.path.join(work, "nolog"))
+                    nl.update(name=f"pipeline, five bodies, NO EVENT LOG (EVENTS_LOG={NOLOG_MODE}, fresh stack)",
+                              kind="nolog", tool="wrk", conns=TARGET_CONNS)
+                    rows.append(nl)
+                    ceil["nolog"] = nl
+                    if nl["stored"]:
+                        errors.append(f"the no-log stack's store holds {nl['stored']} documents: EVENTS_LOG="
+                                      f"{NOLOG_MODE} wrote to the log")
+                except BenchError as e:
+                    errors.append(str(e))
+                idle1 = cpu_snapshot(stack)
+                for pid, v in idle1.items():
+                    if v is not None and idle0.get(pid) is not None and cpu_before.get(pid) is not None:
+                        cpu_before[pid] += v - idle0[pid]
         if args.many:
             measure("pipeline, five bodies, many connections", "mixed", "wrk", args.many,
                     lambda: wrk(ports, "/task", mix_lua, args.many, S, args.threads))
@@ -739,6 +944,10 @@ def main():
           " in rotation (wrk, Lua); latency p50/p99/max from the tool (ab rounds to whole ms)", "",
           "## Throughput and latency", "", results_table(rows), ""]
     md += ["## Targets", ""] + [f"- {'PASS' if ok else 'MISS'}: {text}" for ok, text in targets] + [""]
+    ceiling_lines = []
+    if ceil.get("row"):
+        ceil_md, ceiling_lines = ceilings_md(ceil, args)
+        md += ceil_md
     if store:
         cpu_used = sum((cpu_after.get(k) or 0) - (v or 0) for k, v in cpu_before.items()) if cpu_after else None
         answered_after = sum(r["requests"] for r in rows if r["kind"] != "baseline")
@@ -838,6 +1047,8 @@ def main():
     print(text)
     for ok, line in targets:
         print(f"{'PASS' if ok else 'MISS'} {line}")
+    for line in ceiling_lines:
+        print(f"CEILING {line}")
     print(f"bench: wrote {os.path.join(args.out, 'latest.md')}" + ("" if trouble else f" and {plot_png}"))
     if errors or args.keep:
         print(f"bench: logs and store kept in {work}", file=sys.stderr)

@@ -11,7 +11,9 @@
 #include "daemon.h"
 #include "instruments.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
+#include "nolog.h"
 #include "projection.h"
 #include "rebuild.h"
 #include "registry.h"
@@ -21,7 +23,7 @@
 #include "taskmap.h"
 #include "telemetry.h"
 
-static const char *mongo_uri, *mongo_uri_file, *task_maps;
+static const char *mongo_uri, *mongo_uri_file, *task_maps, *events_log;
 static long store_linger_ms, store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s,
     merge_ms;
 
@@ -52,6 +54,10 @@ static const struct config_var config[] = {
     { "TASK_RETENTION_S", CONFIG_INT, "600", 1, 31536000,
       "a task's projection in Redis (GET /task/{id}, GET /tasks) lives this long after its last record",
       &retention_s },
+    { "EVENTS_LOG", CONFIG_STRING, NOLOG_MODE_ON, 1, 0,
+      "on: every record is written to the event log; " NOLOG_MODE_OFF ": a MEASUREMENT MODE that keeps NO event "
+      "log (records are acknowledged without being written, answers are not durable; for bench/bench.py only)",
+      &events_log },
 };
 
 struct app {
@@ -59,6 +65,7 @@ struct app {
     struct bus *bus;
     struct registry *reg;
     struct store *store;
+    struct nolog *nolog;                 /* EVENTS_LOG=off-for-measurement only: appends acknowledged unwritten */
     struct router *router;
     struct projection *projection;
     struct telemetry *telemetry;
@@ -244,6 +251,12 @@ int main(int argc, char **argv)
     const char *uri = daemon_secret("events", "MONGO_URI", "MONGO_URI_FILE", uri_from_file);
     if (uri)
         mongo_uri = uri; /* else MONGO_URI's default */
+    int log_off = 0;
+    if (nolog_parse_mode(events_log, &log_off) != 0) {
+        fprintf(stderr, "events: invalid configuration: EVENTS_LOG=%s is not " NOLOG_MODE_ON " or " NOLOG_MODE_OFF
+                " (a measurement mode that keeps no event log)\n", events_log);
+        return 1;
+    }
     if (rebuild) {
         mongoc_init();
         int rc = rebuild_run(mongo_uri, ds->redis_host, (int)ds->redis_port, ds->redis_username, ds->redis_password,
@@ -275,6 +288,14 @@ int main(int argc, char **argv)
     instruments_declare(&app.ins, telemetry_metrics(app.telemetry), &rm, &store_batch_m, &store_insert_m,
                         &store_commit_m);
     store_set_metrics(app.store, store_batch_m, store_insert_m, store_commit_m);
+    metric_set(metrics_add_gauge(telemetry_metrics(app.telemetry), "taskbus_event_log_off",
+                                 "1 in the measurement mode EVENTS_LOG=" NOLOG_MODE_OFF ": this replica keeps no "
+                                 "event log and its answers are not durable; 0 normally."),
+               log_off);
+    if (log_off && !(app.nolog = nolog_new(app.base, app.store, on_acked, &app))) {
+        fprintf(stderr, "events: out of memory at start-up\n");
+        return 1;
+    }
     struct bus_config bc = { ds->redis_host, (int)ds->redis_port, channel, ds->bus_window, on_message, on_ready,
                              &app, ds->heartbeat_ms, ds->bus_max_queue, ds->redis_username, ds->redis_password };
     /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
@@ -284,6 +305,8 @@ int main(int argc, char **argv)
                            &app);
     struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog, io_outcome_keep,
                             io_outcome_replace, io_outcome_load, io_outcome_read };
+    if (app.nolog)
+        nolog_wire(app.nolog, &io);
     struct router_config rc = { map, self_id, { NULL, NULL }, max_jobs, max_backlog, max_attempts, outcome_ttl_s,
                                 merge_ms, rm };
     int watched = app.reg != NULL;
@@ -309,21 +332,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "events: %s\n", terr);
         return 1;
     }
-    LOG_I("event=started redis=%s:%ld store_batch=%ld", ds->redis_host, ds->redis_port, store_batch);
+    if (app.nolog)
+        LOG_W("event=event_log_off events_log=" NOLOG_MODE_OFF " reason=\"MEASUREMENT MODE: records are acknowledged "
+              "without being written, this replica keeps NO event log and its answers are NOT durable\"");
+    LOG_I("event=started redis=%s:%ld store_batch=%ld events_log=%s", ds->redis_host, ds->redis_port, store_batch,
+          app.nolog ? NOLOG_MODE_OFF : NOLOG_MODE_ON);
     event_base_dispatch(app.base);
 
     /* Teardown in dependency order: pending acknowledgements publish on the bus, pending bus callbacks reach the
      * registry and the router. */
     struct store_stats ss;
-    store_free(app.store, 2000, &ss);
+    if (app.nolog) {
+        nolog_free(app.nolog, &ss); /* its acknowledgements still due run first, as the store's do */
+        store_free(app.store, 2000, NULL);
+    } else {
+        store_free(app.store, 2000, &ss);
+    }
     struct router_stats rs;
     router_get_stats(app.router, &rs);
     LOG_I("event=stopped tasks=%llu answered=%llu failed=%llu refused=%llu redelivered=%llu late_results=%llu "
           "stale_results=%llu bad_messages=%llu handoffs=%llu answered_from_outcome=%llu outcomes_read=%llu "
           "records=%llu stored=%llu "
-          "batches=%llu max_store_lag_ms=%lld",
+          "batches=%llu max_store_lag_ms=%lld events_log=%s",
           rs.tasks, rs.answered, rs.failed, rs.refused, rs.redelivered, rs.late_results, rs.stale_results,
-          rs.bad_messages, rs.handoffs, rs.answered_from_outcome, rs.outcomes_read, ss.appended, ss.stored, ss.batches, ss.max_lag_ms);
+          rs.bad_messages, rs.handoffs, rs.answered_from_outcome, rs.outcomes_read, ss.appended, ss.stored, ss.batches, ss.max_lag_ms,
+          app.nolog ? NOLOG_MODE_OFF : NOLOG_MODE_ON);
     struct projection_stats ps;
     projection_get_stats(app.projection, &ps);
     LOG_I("event=projection applied=%llu failed=%llu", ps.applied, ps.failed);
