@@ -36,10 +36,28 @@ def raise_nofile(need):
     return soft, soft == resource.RLIM_INFINITY or soft >= need
 
 
+# Ports for the servers and daemons we start come from below Linux's ephemeral range (32768-60999 by default):
+# a port the kernel picked with bind(0) could be taken by an outgoing connection (a daemon's own Redis connection)
+# before the daemon that was to listen on it started, and that daemon then failed with "cannot listen".
+PORT_RANGE = (20000, 32767)
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nothing listens on now, never given before in this process."""
+    import random
+    for _ in range(1000):
+        port = random.randint(*PORT_RANGE)
+        if port in _ports_given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError(f"no free port in {PORT_RANGE}")
 
 
 def wait_until(what, check, timeout=30.0):
