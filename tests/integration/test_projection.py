@@ -622,6 +622,40 @@ class TaskShape(SharedStack):
 
 # ---- 3. GET /tasks
 
+class HandoverAfterDeath(SharedStack):
+    def test_outcome_stored_by_a_dead_replica_is_projected(self):
+        """Promise: an events replica that stored a task's outcome and died before projecting it leaves no task
+        "running" forever. Set up exactly that moment: the log holds the outcome and Redis the kept answer, and the
+        projection nothing; then the frontend's re-send (handoff 1) reaches the live replica. It answers the kept
+        answer, its own outcome is a duplicate in the log, and GET /task shows the task completed with it."""
+        tid = "dead" + "%028x" % int.from_bytes(os.urandom(14), "big")
+        events_id = self.stack.replica_ids("events")[0]
+        at = datetime.datetime.now(datetime.timezone.utc)
+        self.stack.mongo().events.insert_one({
+            "_id": f"{tid}:outcome", "task": tid, "seq": 1, "type": "completed", "at": at,
+            "events": "events-gone-1-00000000", "status": 200, "result": "15", "backend": "arithmetic-gone-1"})
+        kept = json.dumps({"kind": "result", "id": tid, "status": 200, "result": "15",
+                           "replica": "arithmetic-gone-1"})
+        task = json.dumps({"kind": "task", "id": tid, "replyTo": "taskbus:nobody", "origin": "frontend-gone",
+                           "task": "NUMBER", "subtask": "ADD", "operands": [5, 10],
+                           "requestBody": '{"a1":5,"a2":10}', "timeoutMs": 5000, "handoff": 1})
+        with self.stack.redis() as r:
+            self.assertEqual(r.command("SET", f"taskbus:outcome:{tid}", kept, "EX", "60"), "OK")
+            self.assertEqual(r.command("PUBLISH", f"taskbus:{events_id}", task), 1)
+        def projected(field):
+            with self.stack.redis() as r:
+                return r.command("HEXISTS", f"taskbus:task:{tid}", field) == 1
+        # Once the arrival is projected, GET /task reads the projection (not the log) for this task.
+        harness.wait_until("the live replica's arrival projected", lambda: projected(f"{tid}:100"), timeout=10)
+        harness.wait_until("the outcome projected", lambda: projected(f"{tid}:outcome"), timeout=10)
+        final = get_task(self.port, tid).json
+        self.assertEqual((final["status"], final.get("result")), ("completed", "15"), final)
+        history = self.stack.history(tid)
+        self.assertEqual([(r["type"], r.get("handoff"), r["events"]) for r in history],
+                         [("completed", None, "events-gone-1-00000000"), ("received", 1, events_id)],
+                         "the log keeps the dead replica's outcome and the live replica's arrival")
+
+
 class Listing(ReadSideTest):
     """22 tasks, made one after another: 10 completed arithmetic, 8 completed string, 4 failed (arithmetic)."""
 
