@@ -763,6 +763,15 @@ static void test_handoff_runs(void)
 /* Two replicas raced on one task. The first answer kept in Redis is the task's: the second replica records and
  * answers that one, not its own. When the other replica stored its outcome without keeping it (Redis was down for
  * it), the log's outcome is read back and answered, and Redis keeps it from then on. */
+/* The outcome record another replica stored for task 'id': completed with "15" by arith-9. */
+static bson_t *completed_elsewhere(const char *id)
+{
+    char oid[64];
+    snprintf(oid, sizeof oid, "%s:outcome", id);
+    return BCON_NEW("_id", BCON_UTF8(oid), "task", BCON_UTF8(id), "type", BCON_UTF8("completed"), "status",
+                    BCON_INT32(200), "result", BCON_UTF8("15"), "backend", BCON_UTF8("arith-9"));
+}
+
 static void test_duplicate_outcome(void)
 {
     struct fixture f;
@@ -786,9 +795,7 @@ static void test_duplicate_outcome(void)
 
     /* Not kept in Redis any more (expired, or Redis lost it): read from the log. */
     setup(&f, 100, 3);
-    stored_before[0] = BCON_NEW("_id", BCON_UTF8("t-23:outcome"), "task", BCON_UTF8("t-23"), "type",
-                                BCON_UTF8("completed"), "status", BCON_INT32(200), "result", BCON_UTF8("15"),
-                                "backend", BCON_UTF8("arith-9"));
+    stored_before[0] = completed_elsewhere("t-23");
     send_task(&f, "t-23", 5000);
     fake_msg(&f.bus, 0, &task);
     send_result(&f, "t-23", task.token, "15");
@@ -1007,9 +1014,7 @@ static void test_task_commits(void)
 
     /* Another replica stored the outcome first: the stored one is answered, and this arrival is stored alone. */
     setup(&f, 100, 3);
-    stored_before[0] = BCON_NEW("_id", BCON_UTF8("t-m3:outcome"), "task", BCON_UTF8("t-m3"), "type",
-                                BCON_UTF8("completed"), "status", BCON_INT32(200), "result", BCON_UTF8("15"),
-                                "backend", BCON_UTF8("arith-9"));
+    stored_before[0] = completed_elsewhere("t-m3");
     send_task(&f, "t-m3", 5000);
     fake_answer(&f.bus, 1);
     fake_msg(&f.bus, 0, &task);
