@@ -6,7 +6,7 @@ COPY --chown=65534:65534 data/ /data/db/
 COPY --chown=65534:65534 data/ /data/state/
 COPY tmp/ /tmp/
 COPY ferretdb ferretdb-probe /
-# GOGC=off with a GOMEMLIMIT: Go collects only near 512 MiB (the stack gives the container 1G), not every few
+# GOGC=off with a GOMEMLIMIT: Go collects only near 256 MiB (the stack gives the container 1G), not every few
 # milliseconds under load (tests/harness.py FERRETDB_GC says why; bench/results/log-cost.md measures it).
 ENV FERRETDB_HANDLER=sqlite \
     FERRETDB_SQLITE_URL=file:/data/db/ \
@@ -16,7 +16,7 @@ ENV FERRETDB_HANDLER=sqlite \
     FERRETDB_DEBUG_ADDR=- \
     FERRETDB_LOG_LEVEL=warn \
     GOGC=off \
-    GOMEMLIMIT=512MiB \
+    GOMEMLIMIT=256MiB \
     TMPDIR=/tmp
 # nobody:nogroup; the SQLite files live in the volume (a new named volume takes the folder's owner).
 USER 65534:65534

@@ -223,7 +223,7 @@ class Proc:
 # FerretDB's garbage collector, as docker/ferretdb.Dockerfile sets it: no proportional collection (GOGC=off), a
 # collection only near a soft memory limit (GOMEMLIMIT). Its heap is garbage from each request; with the default
 # GOGC=100 it collected every few milliseconds under load, ~20 % of its CPU (bench/results/log-cost.md).
-FERRETDB_GC = {"GOGC": "off", "GOMEMLIMIT": "512MiB"}
+FERRETDB_GC = {"GOGC": "off", "GOMEMLIMIT": "256MiB"}
 
 
 class Stack:
