@@ -19,7 +19,9 @@
 /* ARGV: task id, record _id, record JSON, the status it gives, service, taskType, at (ms), result, error, code,
  * retention (ms), now (ms), and optionally an earlier record of the task applied in the same call (a task commit's
  * arrival): its _id, JSON and at (ms). A record past the retention is not applied (its task would expire at once).
- * The status only moves forward; created is the earliest record's time; the index members follow both. A task's
+ * The status only moves forward; created is the earliest record's time; the index members follow both. One task
+ * in 16 (its id's last byte) trims what is past the retention from the index sets it touches: listings skip members
+ * whose task expired, so trimming on every write cost Redis four calls a task for nothing. A task's
  * outcome, once projected, stays: as in the log, the first one stands (a later one, from a replica that recorded
  * the answer another one kept, holds the same answer). */
 static const char apply_lua[] =
@@ -48,7 +50,7 @@ static const char apply_lua[] =
     "put('code', ARGV[10])\n"
     "redis.call('HSET', key, unpack(set))\n"
     "local expires = at + retention\n"
-    "if redis.call('PEXPIRETIME', key) < expires then redis.call('PEXPIREAT', key, expires) end\n"
+    "if ostatus == '' then redis.call('PEXPIREAT', key, expires) else redis.call('PEXPIREAT', key, expires, 'GT') end\n"
     "if ocreated == ncreated and ostatus == nstatus and oservice == nservice then return 1 end\n"
     "local function member(ms) return string.format('%016d', ms) .. ':' .. id end\n"
     "local final = {completed = true, failed = true}\n"
@@ -70,11 +72,12 @@ static const char apply_lua[] =
     "    if omember == nmember and wanted[k] then kept[k] = true else redis.call('ZREM', k, omember) end\n"
     "  end\n"
     "end\n"
+    "local trim = string.byte(id, -1) % 16 == 0\n"
     "local cutoff = '(' .. string.format('%016d', now - retention)\n"
     "for _, k in ipairs(nkeys) do\n"
     "  if not kept[k] then\n"
     "    redis.call('ZADD', k, 0, nmember)\n"
-    "    redis.call('ZREMRANGEBYLEX', k, '-', cutoff)\n"
+    "    if trim then redis.call('ZREMRANGEBYLEX', k, '-', cutoff) end\n"
     "  end\n"
     "end\n"
     "return 1\n";

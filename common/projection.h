@@ -5,7 +5,8 @@
  * error, code. It expires TASK_RETENTION_S after the task's last record; older tasks are read from the log.
  * Listings read sorted sets of members "<created ms, 16 digits>:<id>" (all members score 0, so they sort by
  * creation time): "taskbus:tasks", "taskbus:tasks:status:<s>", "taskbus:tasks:service:<v>" and
- * "taskbus:tasks:status:<s>:service:<v>"; every write trims what is past the retention from the sets it touches.
+ * "taskbus:tasks:status:<s>:service:<v>"; a write of one task in 16 trims what is past the retention from the sets
+ * it touches (listings skip the members of expired tasks meanwhile).
  *
  * Events applies each record after the store acknowledged it (so the projection never shows what the log does
  * not hold) and before any answer that depends on it leaves; one Lua script per record makes each application
