@@ -40,18 +40,17 @@ Experiments (comma-separated; each is one deployment and one fresh local stack):
 """
 import argparse
 import datetime
+import http.client
 import json
 import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import http.client
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests"))
@@ -332,7 +331,7 @@ class Bench(st.Run):
                 return False
         return True
 
-    def deploy(self, name, files, env):
+    def deploy(self, name, files):
         """Deploy the stack with 'files' while the prober posts through the lb; returns the prober's report."""
         st.STACK_FILES = files
         self.remove_stack(leftovers=True)
@@ -395,7 +394,7 @@ class Bench(st.Run):
         env = dict(self.env, FRONTEND_REPLICAS=str(self.args.frontends), EVENTS_REPLICAS=str(self.args.events),
                    ARITHMETIC_REPLICAS=str(self.args.backends), STRING_REPLICAS=str(self.args.backends))
         self.orch.env = env
-        probe = self.deploy(name, files, env)
+        probe = self.deploy(name, files)
         local = self.start_local(tmp)
         swarm_cpu = SwarmCpu(self.orch)
         sides = [{"name": t[0], "url": f"http://{t[2]}:{t[1] or self.port}/task", "cpu": swarm_cpu}
