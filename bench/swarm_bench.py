@@ -5,11 +5,12 @@ local stack of the same replica counts (tests/harness.py, the processes `make up
 1. Images from this checkout (docker/build.sh, tag :swarm-bench, removed at the end unless --keep-images), Redis's
    secrets (docker/secrets.sh), `docker swarm init` when needed (left at the end): the helpers of
    tests/swarm/swarm_test.py, which this script imports.
-2. For each experiment (--experiments, default "stack": docker-stack.yaml as it is): deploy the stack as
-   `taskbus-bench` with the experiment's overrides (1 frontend, 1 events, 1 backend per service by default), and
-   from the moment `docker stack deploy` returns, a prober posts tasks through the lb on 4 connections: the report
-   counts the answers that were not 200 (HAProxy's own 503s apart) after every service reported its replicas running
-   and healthy — a client that waits for that must get no error. Then a fresh local stack starts (redis-server with
+2. For each experiment (--experiments, default "stack+host-ip": docker-stack.yaml as it is, measured through the
+   lb's port on 127.0.0.1 and on this host's address): deploy the stack as `taskbus-bench` with the experiment's
+   overrides (1 frontend, 1 events, 1 backend per service by default), and from the moment `docker stack deploy`
+   returns, a prober posts tasks through the lb on 4 connections: the report counts HAProxy's own 503s, other
+   non-200 answers and connection errors after the lb reported healthy and after every service reported its replicas
+   running and healthy — a client that waits for either must get no error. Then a fresh local stack starts (redis-server with
    the same ACL, settings and maxmemory as the stack's, FerretDB, the daemons of build-bench/, on free ports; never
    the Redis on 6379).
 3. Rows: POST /task with {"a1":5,"a2":10} (-p, -T application/json), `ab` without keep-alive at c=10 and c=64 (as
@@ -83,7 +84,7 @@ def parse_args():
     ap.add_argument("--rounds", type=int, default=2, help="rounds of every row on both stacks (2: A-B-B-A)")
     ap.add_argument("--concurrency", default="10,64")
     ap.add_argument("--keepalive", default="off,on", help="ab without -k, with -k, or both")
-    ap.add_argument("--experiments", default="stack")
+    ap.add_argument("--experiments", default="stack+host-ip", help="comma-separated; see the docstring")
     ap.add_argument("--keep-images", action="store_true", help="keep the :swarm-bench images (and reuse them)")
     ap.add_argument("--no-build", action="store_true", help="use the :swarm-bench images as they are")
     ap.add_argument("--out", default=os.path.join(TOP, "bench", "results", "swarm-bench-latest.md"))
