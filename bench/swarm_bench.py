@@ -36,7 +36,10 @@ Experiments (comma-separated; each is one deployment and one fresh local stack):
   paths          direct and host-ip together: the lb through 127.0.0.1 and through this host's address, and the
                  frontend's own published port through this host's address
   reuse-safe     the lb with `http-reuse safe` (the setting before 2026-12-07), to compare with the current file
+  no-quota       every service's CPU limit set to 0: no CFS bandwidth control at all (what the quota's accounting
+                 costs, apart from any throttling)
   lb=FILE        the lb with another haproxy.cfg
+  env=S:K=V      the environment variable K=V for service S (e.g. env=mongo:GOMAXPROCS=1)
   Parts combine with '+': no-limits+host-ip, host-ip+lb=/tmp/haproxy.cfg.
 """
 import argparse
@@ -115,6 +118,15 @@ def cpu_ticks():
         v = [int(x) for x in f.readline().split()[1:]]
     idle = v[3] + v[4]
     return sum(v) - idle, sum(v)
+
+
+def read_first(path):
+    """The first line of a file, or '?' when it cannot be read."""
+    try:
+        with open(path) as f:
+            return f.readline().strip()
+    except OSError:
+        return "?"
 
 
 def proc_cpu_s(pid):
@@ -257,7 +269,7 @@ def override_file(tmp, name, text):
     return path
 
 
-KNOWN = ("stack", "no-limits", "direct", "host-ip", "paths", "reuse-safe")
+KNOWN = ("stack", "no-limits", "no-quota", "direct", "host-ip", "paths", "reuse-safe")
 
 
 def experiment(name, tmp, direct_port):
@@ -270,13 +282,18 @@ def experiment(name, tmp, direct_port):
     for part in parts:
         if part.startswith("lb="):
             lb_cfg = os.path.abspath(part[3:])
+        elif part.startswith("env="):     # env=SERVICE:KEY=VALUE, e.g. env=mongo:GOMAXPROCS=1
+            service, setting = part[4:].split(":", 1)
+            key, value = setting.split("=", 1)
+            files.append(override_file(tmp, f"env-{service}-{key}", f"services:\n  {service}:\n    environment:\n"
+                                       f"      {key}: \"{value}\"\n"))
         elif part not in KNOWN:
-            raise SystemExit(f"unknown experiment {part!r} (known: {', '.join(KNOWN)}, lb=FILE)")
-    if "no-limits" in parts:
-        cores = os.cpu_count()
+            raise SystemExit(f"unknown experiment {part!r} (known: {', '.join(KNOWN)}, lb=FILE, env=SERVICE:KEY=VALUE)")
+    if "no-limits" in parts or "no-quota" in parts:   # no-quota: cpus 0, no CFS bandwidth control at all
+        cores = os.cpu_count() if "no-limits" in parts else 0
         text = "services:\n" + "".join(f"  {s}:\n    deploy:\n      resources:\n        limits: {{cpus: \"{cores}\"}}\n"
                                        for s in SERVICES)
-        files.append(override_file(tmp, "no-limits", text))
+        files.append(override_file(tmp, "no-limits" if cores else "no-quota", text))
     host_ip = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()[0]
     if "host-ip" in parts:
         targets.append(("lb via " + host_ip, None, host_ip))
@@ -398,6 +415,9 @@ class Bench(st.Run):
         probe = self.deploy(name, files)
         local = self.start_local(tmp)
         swarm_cpu = SwarmCpu(self.orch)
+        log(f"{name}: CFS quota per container (cpu.cfs_quota_us, -1: none): " + ", ".join(
+            f"{svc} {read_first(f'/sys/fs/cgroup/cpu/docker/{cid}/cpu.cfs_quota_us')}"
+            for cid, svc in sorted(swarm_cpu.ids.items(), key=lambda kv: kv[1])))
         sides = [{"name": t[0], "url": f"http://{t[2]}:{t[1] or self.port}/task", "cpu": swarm_cpu}
                  for t in targets]
         sides.append({"name": "local", "url": f"http://127.0.0.1:{local.frontend_ports[0]}/task",
