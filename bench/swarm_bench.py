@@ -6,19 +6,21 @@ local stack of the same replica counts (tests/harness.py, the processes `make up
    secrets (docker/secrets.sh), `docker swarm init` when needed (left at the end): the helpers of
    tests/swarm/swarm_test.py, which this script imports.
 2. For each experiment (--experiments, default "stack+host-ip": docker-stack.yaml as it is, measured through the
-   lb's port on 127.0.0.1 and on this host's address): deploy the stack as `taskbus-bench` with the experiment's
-   overrides (1 frontend, 1 events, 1 backend per service by default), and from the moment `docker stack deploy`
-   returns, a prober posts tasks through the lb on 4 connections: the report counts HAProxy's own 503s, other
-   non-200 answers and connection errors after the lb reported healthy and after every service reported its replicas
-   running and healthy — a client that waits for either must get no error. Then a fresh local stack starts (redis-server with
-   the same ACL, settings and maxmemory as the stack's, FerretDB, the daemons of build-bench/, on free ports; never
-   the Redis on 6379).
+   lb's port on 127.0.0.1 and on this host's address): a fresh local stack starts (redis-server with the same ACL,
+   settings and maxmemory as the stack's, FerretDB, the daemons of build-bench/, on free ports; never the Redis on
+   6379); the stack is deployed as `taskbus-bench` with the experiment's overrides (1 frontend, 1 events, 1 backend
+   per service by default), and from the moment `docker stack deploy` returns, a prober posts tasks through the lb
+   on 4 connections: the report counts HAProxy's own 503s, other non-200 answers and connection errors after the lb
+   reported healthy and after every service reported its replicas running and healthy (a client that waits for
+   either must get no error).
 3. Rows: POST /task with {"a1":5,"a2":10} (-p, -T application/json), `ab` without keep-alive at c=10 and c=64 (as
    Swarm users run it), then the same with -k; --seconds each. Each row runs on both stacks back to back, in
    alternating order (swarm then local, then local then swarm, ...), so over --rounds 2 every row is measured
-   A-B-B-A and a linear drift of the shared machine cancels in the means. Each row also gets the CPU time per answer of every container
-   (cgroup v1 cpuacct) or process, the docker-proxy processes, and the machine as a whole (/proc/stat, ab included),
-   and the CPU-limit throttling of each container.
+   A-B-B-A and a linear drift of the shared machine cancels in the means. Each row also gets the CPU time per
+   answer of every container (cgroup v1 cpuacct) or process, of the host's helpers (docker-proxy, the engine,
+   fuse-overlayfs) and of the machine as a whole (/proc/stat, ab included), and the CPU-limit throttling of each
+   container. After the rows, the prober runs again through a rolling update of the lb (`docker service update
+   --force`, stop-first as the stack says) and the report counts what it got.
 4. The report (printed, and written to --out, default bench/results/swarm-bench-latest.md): per experiment and row,
    req/s, p50/p99 ms, non-2xx and failed requests on each side, and swarm/local (means over the rounds).
    The stacks, the swarm (if this run created it), the images and the secrets folder (if created) are removed.
@@ -241,6 +243,16 @@ class Prober:
         for t in self.threads:
             t.join(15)
 
+    def window(self, start, end):
+        """What the requests started between 'start' and 'end' got, and how long failures lasted (first to last)."""
+        rs = [r for r in self.records if start <= r[0] <= end]
+        bad = [r[0] for r in rs if r[1] != 200]
+        return {"requests": len(rs), "200": sum(1 for r in rs if r[1] == 200),
+                "haproxy_503": sum(1 for r in rs if r[1] == 503 and r[2]),
+                "other_non_200": sum(1 for r in rs if r[1] not in (None, 200) and not (r[1] == 503 and r[2])),
+                "connection_errors": sum(1 for r in rs if r[1] is None),
+                "failing_s": (max(bad) - min(bad)) if bad else 0.0}
+
     def report(self, healthy_at, lb_healthy_at):
         after = [r for r in self.records if r[0] >= healthy_at]
         before = [r for r in self.records if r[0] < healthy_at]
@@ -378,24 +390,47 @@ class Bench(st.Run):
         log(f"{name}: prober {json.dumps(report)}")
         return report
 
+    def lb_update(self, name):
+        """`docker service update --force` of the lb (stop-first: it holds a host port) while the prober posts through
+        it; returns what the prober's requests got from the update's start until the new lb has answered for 5 s."""
+        prober = Prober(self.port)
+        prober.start()
+        time.sleep(2)
+        start = time.monotonic()
+        st.run(["docker", "service", "update", "--detach=false", "--force", f"{st.STACK}_lb"], timeout=240)
+        st.wait_until("the new lb to be healthy", lambda: (bool(st.containers(self.orch, "lb", healthy=True)), ""), 120)
+        healthy = time.monotonic()
+        time.sleep(5)
+        prober.stop()
+        w = prober.window(start, time.monotonic())
+        w["healthy_after_s"] = healthy - start
+        log(f"{name}: lb update: {json.dumps(w)}")
+        return w
+
     def start_local(self, tmp):
         env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "TASK_TIMEOUT_MS": "5000", "LOG_LEVEL": "info",
                "MAX_CONNECTIONS": "8000", "IDLE_TIMEOUT_S": "300", "MAX_CONNECTIONS_PER_IP": "0"}
         os.environ["REDIS_MAXMEMORY"] = "448mb"     # as docker-stack.yaml's redis
         services = ["arithmetic", "string"]
-        work = tempfile.mkdtemp(prefix="local-", dir=tmp)
-        stack = harness.Stack(self.args.build, workdir=work, frontends=self.args.frontends, events=self.args.events,
-                              backends={s: self.args.backends for s in services}, env=env, auth=True)
-        try:
-            self.local = stack.start()
-        except Exception as e:
-            tails = ""
-            for name in sorted(os.listdir(work)):
-                if name.endswith(".log"):
-                    with open(os.path.join(work, name), errors="replace") as f:
-                        tails += f"--- {name}\n" + "".join(f.readlines()[-8:])
-            raise RuntimeError(f"the local stack did not start: {e}\n{tails}")
-        return self.local
+        # harness.free_port() can hand out a port that a daemon then cannot listen on: the thousands of short
+        # connections of the prober and of ab leave loopback ports in TIME_WAIT. A start that fails so is retried
+        # on new ports.
+        for attempt in range(3):
+            work = tempfile.mkdtemp(prefix="local-", dir=tmp)
+            stack = harness.Stack(self.args.build, workdir=work, frontends=self.args.frontends,
+                                  events=self.args.events, backends={s: self.args.backends for s in services},
+                                  env=env, auth=True)
+            try:
+                self.local = stack.start()
+                return self.local
+            except Exception as e:
+                tails = ""
+                for name in sorted(os.listdir(work)):
+                    if name.endswith(".log"):
+                        with open(os.path.join(work, name), errors="replace") as f:
+                            tails += f"--- {name}\n" + "".join(f.readlines()[-3:])
+                log(f"the local stack did not start (attempt {attempt + 1} of 3): {e}\n{tails}")
+        raise RuntimeError("the local stack did not start in 3 attempts")
 
     def stop_local(self):
         if self.local:
@@ -412,8 +447,8 @@ class Bench(st.Run):
         env = dict(self.env, FRONTEND_REPLICAS=str(self.args.frontends), EVENTS_REPLICAS=str(self.args.events),
                    ARITHMETIC_REPLICAS=str(self.args.backends), STRING_REPLICAS=str(self.args.backends))
         self.orch.env = env
+        local = self.start_local(tmp)   # before the prober's connections fill the loopback ports with TIME_WAIT
         probe = self.deploy(name, files)
-        local = self.start_local(tmp)
         swarm_cpu = SwarmCpu(self.orch)
         log(f"{name}: CFS quota per container (cpu.cfs_quota_us, -1: none): " + ", ".join(
             f"{svc} {read_first(f'/sys/fs/cgroup/cpu/docker/{cid}/cpu.cfs_quota_us')}"
@@ -437,8 +472,9 @@ class Bench(st.Run):
                         f"failed {f['failed']} machine {f['machine_busy'] * 100:.0f}% busy, "
                         f"{f['machine_us']:.0f} us/answer" + (f" rc={f['rc']} {f['tail']}" if f["rc"] else ""))
         self.stop_local()
+        update = self.lb_update(name)
         self.results.append({"name": name, "files": files, "probe": probe, "sides": [s["name"] for s in sides],
-                             "rows": rows})
+                             "rows": rows, "lb_update": update})
 
     def main(self):
         a = self.args
@@ -507,6 +543,11 @@ class Bench(st.Run):
                 f"The lb alone reported healthy {p['lb_healthy_after_s']:.1f} s after the deploy: after that, "
                 f"**{p['after_lb_healthy']['haproxy_503']} × HAProxy 503** of {p['after_lb_healthy']['requests']}"
                 if p["first_200_after_healthy_s"] is not None else "Startup: no 200 at all", "",
+                f"Rolling update of the lb (`docker service update --force`, stop-first) under the prober: "
+                f"{res['lb_update']['requests']} requests, {res['lb_update']['200']} × 200, "
+                f"{res['lb_update']['haproxy_503']} × HAProxy 503, {res['lb_update']['other_non_200']} other non-200, "
+                f"{res['lb_update']['connection_errors']} connection errors over {res['lb_update']['failing_s']:.1f} s; "
+                f"the new lb healthy {res['lb_update']['healthy_after_s']:.1f} s after the update began.", "",
                 "| target | ab | c | req/s | p50 ms | p99 ms | non-2xx | failed | swarm/local | rounds (req/s) |",
                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
             cpu_lines = []
