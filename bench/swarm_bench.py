@@ -527,7 +527,8 @@ class Bench(st.Run):
                  f"{os.cpu_count()} cores {cpu}, Linux {platform.release()}, Docker Engine {self.engine}; "
                  f"load generator on the same machine.", "", f"Command: `{cmd}`", "",
                  f"Replicas: {a.frontends} frontend, {a.events} events, {a.backends} per backend service (both sides); "
-                 f"{a.seconds:g} s per row, {a.rounds} rounds (alternating order: A-B-B-A); POST /task {BODY}; figures are means over "
+                 f"{a.seconds:g} s per row, {a.rounds} rounds (alternating order: A-B-B-A); POST /task {BODY}; "
+                 f"figures are means over "
                  f"the rounds; ratio = swarm / local.", ""]
         for res in self.results:
             p = res["probe"]
@@ -546,7 +547,8 @@ class Bench(st.Run):
                 f"Rolling update of the lb (`docker service update --force`, stop-first) under the prober: "
                 f"{res['lb_update']['requests']} requests, {res['lb_update']['200']} × 200, "
                 f"{res['lb_update']['haproxy_503']} × HAProxy 503, {res['lb_update']['other_non_200']} other non-200, "
-                f"{res['lb_update']['connection_errors']} connection errors over {res['lb_update']['failing_s']:.1f} s; "
+                f"{res['lb_update']['connection_errors']} connection errors, failures over "
+                f"{res['lb_update']['failing_s']:.1f} s; "
                 f"the new lb healthy {res['lb_update']['healthy_after_s']:.1f} s after the update began.", "",
                 "| target | ab | c | req/s | p50 ms | p99 ms | non-2xx | failed | swarm/local | rounds (req/s) |",
                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
