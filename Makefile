@@ -72,3 +72,13 @@ chaos: deps
 	cmake -S . -B build-chaos -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTASKBUS_SANITIZE=OFF >/dev/null
 	cmake --build build-chaos -j$(JOBS)
 	$(PY) bench/chaos.py --build build-chaos
+
+# The same ab rows (POST /task, c=10 and c=64, without and with keep-alive) against docker-stack.yaml deployed on
+# Docker Swarm (through its lb) and against a local stack of the same replica counts, alternating; reports req/s,
+# p50/p99, non-2xx, CPU per answer and the ratio swarm/local in bench/results/swarm-bench-latest.md, and the lb's
+# 503s right after the stack reported healthy (bench/swarm_bench.py; SWARM_BENCH_ARGS, e.g. --experiments paths).
+.PHONY: swarm-bench
+swarm-bench: deps
+	cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=Release -DTASKBUS_SANITIZE=OFF >/dev/null
+	nice cmake --build $(BUILD_BENCH) -j$(JOBS) --target frontend events backend
+	$(PY) bench/swarm_bench.py --build $(BUILD_BENCH) $(SWARM_BENCH_ARGS)
