@@ -9,8 +9,8 @@
  * it touches (listings skip the members of expired tasks meanwhile).
  *
  * Events applies each record after the store acknowledged it (so the projection never shows what the log does
- * not hold) and before any answer that depends on it leaves; one Lua script per record makes each application
- * atomic and idempotent: applying the same records again, in any order, gives the same projection. That is how
+ * not hold) and before any answer that depends on it leaves; one Lua script call per record (or per task commit:
+ * its two records at once) makes each application atomic and idempotent: applying the same records again, in any order, gives the same projection. That is how
  * `events --rebuild` replays the log into it. The log stays the source of truth. */
 #ifndef TASKBUS_PROJECTION_H
 #define TASKBUS_PROJECTION_H

@@ -24,8 +24,8 @@
 #include "telemetry.h"
 
 static const char *mongo_uri, *mongo_uri_file, *task_maps, *events_log;
-static long store_linger_ms, store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s, retention_s,
-    merge_ms;
+static long store_linger_ms, store_batch, shutdown_grace_ms, max_jobs, max_backlog, max_attempts, outcome_ttl_s,
+    retention_s, merge_ms;
 
 static const struct config_var config[] = {
     { "MONGO_URI", CONFIG_STRING, "mongodb://127.0.0.1:27017/taskbus", 1, 0,
@@ -355,8 +355,8 @@ int main(int argc, char **argv)
           "records=%llu stored=%llu "
           "batches=%llu max_store_lag_ms=%lld events_log=%s",
           rs.tasks, rs.answered, rs.failed, rs.refused, rs.redelivered, rs.late_results, rs.stale_results,
-          rs.bad_messages, rs.handoffs, rs.answered_from_outcome, rs.outcomes_read, ss.appended, ss.stored, ss.batches, ss.max_lag_ms,
-          app.nolog ? NOLOG_MODE_OFF : NOLOG_MODE_ON);
+          rs.bad_messages, rs.handoffs, rs.answered_from_outcome, rs.outcomes_read, ss.appended, ss.stored, ss.batches,
+          ss.max_lag_ms, app.nolog ? NOLOG_MODE_OFF : NOLOG_MODE_ON);
     struct projection_stats ps;
     projection_get_stats(app.projection, &ps);
     LOG_I("event=projection applied=%llu failed=%llu", ps.applied, ps.failed);
