@@ -46,6 +46,7 @@ bench: deps
 	$(PY) bench/ceiling.py --build $(BUILD_BENCH)
 	$(PY) bench/overhead.py --build $(BUILD_BENCH)
 	$(PY) bench/overhead.py --build $(BUILD_BENCH) --what log
+	$(PY) bench/overhead.py --build $(BUILD_BENCH) --what ids
 
 # libFuzzer harnesses of tests/fuzz/ under ASan/UBSan, built with clang in $(BUILD_FUZZ), each run for FUZZ_SECONDS on a
 # copy of its seed corpus (scripts/fuzz.sh); exits 1 and prints the reproducer when one finds something.

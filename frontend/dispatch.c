@@ -14,12 +14,12 @@
 #include "reply.h"
 #include "route.h"
 #include "table.h"
+#include "taskid.h"
 #include "taskview.h"
 
 #define DISPATCH_MAX_ATTEMPTS 4   /* sends that reached no subscriber before a request is refused */
 #define DISPATCH_MAX_HANDOFFS 8   /* re-sends after losing an events replica before a task is given up */
-#define DISPATCH_ID_BYTES 16      /* random bits in an id: 128 */
-#define DISPATCH_RANDOM_POOL 4096 /* read from the OS at a time: one getrandom per 256 ids */
+#define DISPATCH_RANDOM_POOL 4096 /* read from the OS at a time: one getrandom per 256 to 409 ids */
 
 struct dispatch {
     struct dispatch_io io;
@@ -66,14 +66,13 @@ static const unsigned char *take_random(struct dispatch *d, size_t n)
     return d->random + d->random_used - n;
 }
 
-/* A fresh id: 128 bits from the OS (getrandom), as 32 hex digits. Unguessable, so a client cannot read another
+/* A fresh id (taskid.h): unguessable, with random bits from the OS (getrandom), so a client cannot read another
  * client's task by guessing its id, and unique without coordination; every id has the same length, which keeps ab
- * from counting answers as "failed" for their length. Ordering by time comes from a task's records, not its id. */
+ * from counting answers as "failed" for their length. By default it starts with its creation time. */
 static void next_id(struct dispatch *d, char *id)
 {
-    const unsigned char *r = take_random(d, DISPATCH_ID_BYTES);
-    for (int i = 0; i < DISPATCH_ID_BYTES; i++)
-        snprintf(id + 2 * i, 3, "%02x", r[i]);
+    enum taskid_order order = d->cfg.random_ids ? TASKID_RANDOM : TASKID_TIME;
+    taskid_format(order, d->io.now(d->io.ctx), take_random(d, taskid_random_bytes(order)), id);
 }
 
 void dispatch_trace_start(struct dispatch *d, struct request *req, const char *traceparent)

@@ -42,6 +42,7 @@ struct dispatch_config {
     long idempotency_ttl_s;     /* how long an Idempotency-Key is remembered */
     struct metric_series *publish_seconds; /* each PUBLISH's round trip to Redis (metrics.h); may be NULL */
     int tracing;                /* start a trace for a request that brings none (TRACING=on) */
+    int random_ids;             /* ids of 128 random bits, not time-ordered (TASK_IDS=random; taskid.h) */
 };
 
 struct dispatch_stats {

@@ -18,11 +18,12 @@
 #include "reads.h"
 #include "registry.h"
 #include "telemetry.h"
+#include "taskid.h"
 #include "tokens.h"
 
 static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,
     shutdown_grace_ms, follow_ms, idempotency_ttl_s, header_timeout_ms, body_timeout_ms, max_per_ip;
-static const char *api_tokens_file;
+static const char *api_tokens_file, *task_ids;
 static long tracing;
 
 static const struct config_var config[] = {
@@ -57,6 +58,9 @@ static const struct config_var config[] = {
     { "TRACING", CONFIG_BOOL, "on", 0, 0,
       "give a request without a valid traceparent a new W3C trace id (off: only a client's trace is carried)",
       &tracing },
+    { "TASK_IDS", CONFIG_STRING, "time", 1, 0,
+      "time: a task id starts with its creation time, then 80 random bits (cheaper to index in the event log); "
+      "random: 128 random bits, so an id does not tell when its task was created", &task_ids },
 };
 
 struct app {
@@ -188,6 +192,11 @@ int main(int argc, char **argv)
     if (nofile > 0 && nofile < max_connections + 64)
         LOG_W("event=low_nofile limit=%ld max_connections=%ld", nofile, max_connections);
 
+    enum taskid_order order;
+    if (taskid_order_parse(task_ids, &order) != 0) {
+        fprintf(stderr, "frontend: invalid configuration: TASK_IDS=%s is not time or random\n", task_ids);
+        return 1;
+    }
     struct app app = { 0 };
     if (*api_tokens_file) {
         char terr[AUTH_ERR_LEN];
@@ -213,7 +222,7 @@ int main(int argc, char **argv)
     app.telemetry = telemetry_new(ds->metrics, "frontend", "frontend", self_id);
     instruments_declare(&app.ins, telemetry_metrics(app.telemetry));
     struct dispatch_config dc = { self_id, timeout_ms, follow_ms, max_in_flight, idempotency_ttl_s,
-                                  app.ins.publish, (int)tracing };
+                                  app.ins.publish, (int)tracing, order == TASKID_RANDOM };
     app.dispatch = app.pending && events ? dispatch_new(&io, &dc, events, app.pending) : NULL;
     struct projection *projection = app.bus ? projection_new(app.bus, 0) : NULL;
     struct reads *reads = projection && app.dispatch ? reads_new(projection, app.dispatch, app.pending, app.bus) : NULL;

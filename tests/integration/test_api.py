@@ -1,6 +1,8 @@
 """The seed API, end to end through real Redis, FerretDB and the three daemons."""
 import os
+import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -29,15 +31,40 @@ class SeedApi(harness.StackTest):
         self.assertEqual(self.post('{"a2": "x", "a1": "y"}')[1]["result"], "xy")
 
     def test_task_ids_are_unguessable(self):
-        """Ids are 128 random bits: consecutive ids share no structure (a counter or a common prefix would show
-        here), and a neighbour of a real id names no task."""
+        """Ids are the creation time (12 hex digits of ms) and 80 random bits: the random parts of consecutive ids
+        share no structure (a counter or a common prefix would show here), and a neighbour of a real id names no
+        task."""
+        before = int(time.time() * 1000)
         ids = [self.post('{"a1": 1, "a2": 2}')[1]["id"] for _ in range(50)]
+        after = int(time.time() * 1000)
         self.assertEqual(len(set(ids)), 50)
         for a, b in zip(ids, ids[1:]):
-            self.assertLess(len(os.path.commonprefix([a, b])), 8, (a, b))
-            self.assertGreater(sum(x != y for x, y in zip(a, b)), 16, (a, b))
+            self.assertLessEqual(a[:12], b[:12], "ids sort by creation time")
+            self.assertLess(len(os.path.commonprefix([a[12:], b[12:]])), 8, (a, b))
+            self.assertGreater(sum(x != y for x, y in zip(a[12:], b[12:])), 10, (a, b))
+        self.assertTrue(before <= int(ids[0][:12], 16) <= int(ids[-1][:12], 16) <= after, (before, ids, after))
         neighbour = format(int(ids[-1], 16) + 1, "032x")
         self.assertEqual(harness.http(self.port, "GET", f"/task/{neighbour}")[0], 404)
+
+    def test_random_task_ids(self):
+        """TASK_IDS=random: 128 random bits, nothing of the time; any other value stops the frontend at start."""
+        proc = self.stack.start_frontend(TASK_IDS="random")
+        port = self.stack.frontend_ports[-1]
+        harness.wait_until("the TASK_IDS=random frontend", lambda: harness.http(port, "GET", "/")[0] == 200)
+        now = format(int(time.time() * 1000), "012x")
+        ids = [harness.http(port, "POST", "/task", '{"a1": 1, "a2": 2}')[1]["id"] for _ in range(20)]
+        self.assertTrue(all(len(i) == 32 and int(i, 16) >= 0 for i in ids), ids)
+        self.assertLess(sum(i[:8] == now[:8] for i in ids), 2, (now, ids))
+        for a, b in zip(ids, ids[1:]):
+            self.assertLess(len(os.path.commonprefix([a, b])), 8, (a, b))
+        self.assertEqual(harness.http(port, "GET", f"/task/{ids[0]}")[1]["status"], "completed")
+        self.stack.stop_daemon(proc)
+        self.stack.frontend_ports.remove(port)
+        for value in ("Random", "time ", "ordered"):
+            env = dict(os.environ, TASK_IDS=value, PORT=str(harness.free_port()))
+            p = subprocess.run([os.path.join(self.stack.build, "frontend")], env=env, capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 1, value)
+            self.assertIn(b"TASK_IDS", p.stderr)
 
     def test_identical_requests_are_separate_tasks(self):
         replies = [self.post('{"a1": 1, "a2": 1}')[1] for _ in range(3)]

@@ -125,7 +125,7 @@ static void env_init(struct env *e, long timeout_ms, const char *const *ids)
         replica_set_upsert(&e->events, *ids, e->fake.now + 10000);
     e->pending = pending_new(e->base, timeout_ms, on_timeout, e);
     struct dispatch_io io = { fake_publish, fake_ready, fake_now, &e->fake, fake_claim, fake_unclaim };
-    struct dispatch_config cfg = { "frontend-test", timeout_ms, 60000, 100, 86400, NULL, 1 };
+    struct dispatch_config cfg = { "frontend-test", timeout_ms, 60000, 100, 86400, NULL, 1, 0 };
     e->d = dispatch_new(&io, &cfg, &e->events, e->pending);
     resumed = 0;
     resumed_conn = NULL;
@@ -687,8 +687,45 @@ static void test_read_is_never_resent(void)
     env_free(&e);
 }
 
+/* Ids start with the clock's time (12 hex digits of ms) by default, so they sort by creation; TASK_IDS=random ids
+ * do not; both are 32 hex digits and never repeat. */
+static void test_ids_follow_the_clock(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char a[TASK_ID_LEN], b[TASK_ID_LEN], prefix[16];
+    e.fake.now = 0x19af9f256fbLL;
+    dispatch_next_id(e.d, a);
+    e.fake.now++;
+    dispatch_next_id(e.d, b);
+    CHECK_INT_EQ((long)strlen(a), 32);
+    CHECK_INT_EQ((long)strspn(a, "0123456789abcdef"), 32);
+    CHECK(strncmp(a, "019af9f256fb", 12) == 0);
+    CHECK(strncmp(b, "019af9f256fc", 12) == 0);
+    CHECK(strcmp(a, b) < 0);
+    CHECK(strcmp(a + 12, b + 12) != 0);
+
+    struct dispatch_io io = { fake_publish, fake_ready, fake_now, &e.fake, fake_claim, fake_unclaim };
+    struct dispatch_config cfg = { "frontend-test", 10000, 60000, 100, 86400, NULL, 1, 1 };
+    struct dispatch *random = dispatch_new(&io, &cfg, &e.events, e.pending);
+    if (CHECK(random != NULL)) {
+        int with_time = 0;
+        for (int i = 0; i < 8; i++) {
+            dispatch_next_id(random, a);
+            CHECK_INT_EQ((long)strspn(a, "0123456789abcdef"), 32);
+            snprintf(prefix, sizeof prefix, "%.12s", a);
+            with_time += strcmp(prefix, "019af9f256fc") == 0;
+        }
+        CHECK_INT_EQ(with_time, 0);
+        dispatch_free(random);
+    }
+    env_free(&e);
+}
+
 int main(void)
 {
+    test_ids_follow_the_clock();
     test_async();
     test_read_is_never_resent();
     test_refusal();
