@@ -1,12 +1,13 @@
 """What a setting costs: the same POST load on two identical stacks that differ in one setting, in alternation
 (A-B-A-B-..., so a drift of the shared machine or of the growing logs hits both alike), and their throughput, p99
-and CPU per answer side by side. `make bench` runs it after bench/bench.py twice:
+and CPU per answer side by side. `make bench` runs it after bench/bench.py three times:
 - metrics and tracing: METRICS=on TRACING=on (the default) against both off, into
   bench/results/overhead-latest.md; the target is on ≥ 0.97 × off;
 - `--what log`: the event log as it is written now (task commits, LOG_MERGE_MS, STORE_LINGER_MS and TASK_IDS at
   their defaults) against one document per record written at once under random ids (LOG_MERGE_MS=0
   STORE_LINGER_MS=0 TASK_IDS=random, the shape before task commits), into bench/results/log-cost.md; the target is
-  FerretDB's CPU per answer at most half.
+  FerretDB's CPU per answer at most half;
+- `--what ids`: time-ordered task ids (the default) against TASK_IDS=random, into bench/results/ids-cost.md.
 
 Both stacks run at once on free loopback ports (tests/harness.py); only the one being measured gets load.
 """

@@ -17,8 +17,8 @@
 #include "projection.h"
 #include "reads.h"
 #include "registry.h"
-#include "telemetry.h"
 #include "taskid.h"
+#include "telemetry.h"
 #include "tokens.h"
 
 static long port, timeout_ms, max_body, max_connections, max_in_flight, idle_timeout_s, connection_memory,

@@ -5,6 +5,8 @@
 
 #define TASKID_TIME_BITS (4 * TASKID_TIME_DIGITS)
 
+_Static_assert((TASKID_LEN - TASKID_TIME_DIGITS) % 2 == 0, "the random part is whole bytes");
+
 static const char hex[] = "0123456789abcdef";
 
 int taskid_order_parse(const char *text, enum taskid_order *order)

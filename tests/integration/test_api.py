@@ -1,5 +1,6 @@
 """The seed API, end to end through real Redis, FerretDB and the three daemons."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -50,10 +51,11 @@ class SeedApi(harness.StackTest):
         """TASK_IDS=random: 128 random bits, nothing of the time; any other value stops the frontend at start."""
         proc = self.stack.start_frontend(TASK_IDS="random")
         port = self.stack.frontend_ports[-1]
+        self.addCleanup(lambda: proc.alive() and self.stack.stop_daemon(proc))
         harness.wait_until("the TASK_IDS=random frontend", lambda: harness.http(port, "GET", "/")[0] == 200)
         now = format(int(time.time() * 1000), "012x")
         ids = [harness.http(port, "POST", "/task", '{"a1": 1, "a2": 2}')[1]["id"] for _ in range(20)]
-        self.assertTrue(all(len(i) == 32 and int(i, 16) >= 0 for i in ids), ids)
+        self.assertTrue(all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids), ids)
         self.assertLess(sum(i[:8] == now[:8] for i in ids), 2, (now, ids))
         for a, b in zip(ids, ids[1:]):
             self.assertLess(len(os.path.commonprefix([a, b])), 8, (a, b))
