@@ -37,6 +37,9 @@ WHAT = {
             "task commits, lingering inserts, time-ordered task ids and FerretDB's collector setting (on: the "
             "defaults) against one document per record written at once, random ids and Go's default collector (off: "
             "LOG_MERGE_MS=0 STORE_LINGER_MS=0 TASK_IDS=random, FerretDB with GOGC=100)", "log-cost.md"),
+    "linger": ({"on": {}, "off": {"STORE_LINGER_MS": os.environ.get("TASKBUS_BENCH_LINGER_OFF", "0")}},
+               "STORE_LINGER_MS at its default (on) against TASKBUS_BENCH_LINGER_OFF (off; default 0: each bulk "
+               "insert starts as soon as the last one ended)", "linger-cost.md"),
     "ids": ({"on": {}, "off": {"TASK_IDS": "random"}},
             "time-ordered task ids (on: the default) against random ones (off: TASK_IDS=random)", "ids-cost.md"),
 }
@@ -58,7 +61,7 @@ def parse_args():
     p.add_argument("--out", default=os.path.join(bench.TOP, "bench", "results"), help="where the report goes")
     p.add_argument("--what", choices=sorted(WHAT), default="both",
                    help="switch metrics and tracing (both, the default), only metrics or only tracing, the "
-                        "event log's shape (log), or the task ids' order (ids)")
+                        "event log's shape (log), the task ids' order (ids), or STORE_LINGER_MS (linger)")
     return p.parse_args()
 
 
@@ -115,7 +118,7 @@ def main():
     names = sorted({n for r in rows for n in r["cpu_us"]})
     ratio = mean("on", "rps") / mean("off", "rps") if mean("off", "rps") else 0.0
     verdict = "PASS" if ratio >= TARGET and not errors else "MISS"
-    title = "The event log's cost" if args.what in ("log", "ids") else "Overhead"
+    title = "The event log's cost" if args.what in ("log", "ids", "linger") else "Overhead"
     lines = [f"# {title} of {switched} ({started:%Y-%m-%d %H:%M} UTC)", "",
              f"- command: `{command}`", f"- machine: {bench.machine()}",
              f"- load: wrk, {args.conns} connections, the five seed bodies, {args.seconds:g} s per row, "
@@ -127,14 +130,14 @@ def main():
     summary = (f"**on / off: {ratio:.3f}** of the req/s (mean {mean('on', 'rps'):,.0f} vs "
                f"{mean('off', 'rps'):,.0f}); p99 {mean('on', 'p99'):.2f} vs {mean('off', 'p99'):.2f} ms; CPU per "
                f"answer {cpu('on'):.0f} vs {cpu('off'):.0f} µs.")
-    if args.what in ("log", "ids"):
+    if args.what in ("log", "ids", "linger"):
         store = cpu("on", "ferretdb") / cpu("off", "ferretdb") if cpu("off", "ferretdb") else 0.0
         summary += (f" **The log's cost per answer (FerretDB's CPU), on / off: {store:.2f}** "
                     f"({cpu('on', 'ferretdb'):.0f} vs {cpu('off', 'ferretdb'):.0f} µs).")
     if args.what == "log":
         verdict = "PASS" if store <= LOG_TARGET and not errors else "MISS"
         summary += f" Target ≤ {LOG_TARGET}: {verdict}."
-    elif args.what != "ids":  # ids: no target, the figures are the result
+    elif args.what not in ("ids", "linger"):  # no target: the figures are the result
         summary += f" Target ≥ {TARGET}: {verdict}."
     lines += ["", summary, ""]
     lines += ["| process | CPU µs per answer, on | off | on − off |", "|---|---|---|---|"]
