@@ -14,7 +14,6 @@
 #include "reply.h"
 #include "route.h"
 #include "table.h"
-#include "taskid.h"
 #include "taskview.h"
 
 #define DISPATCH_MAX_ATTEMPTS 4   /* sends that reached no subscriber before a request is refused */
@@ -71,8 +70,7 @@ static const unsigned char *take_random(struct dispatch *d, size_t n)
  * from counting answers as "failed" for their length. By default it starts with its creation time. */
 static void next_id(struct dispatch *d, char *id)
 {
-    enum taskid_order order = d->cfg.random_ids ? TASKID_RANDOM : TASKID_TIME;
-    taskid_format(order, d->io.now(d->io.ctx), take_random(d, taskid_random_bytes(order)), id);
+    taskid_format(d->cfg.ids, d->io.now(d->io.ctx), take_random(d, taskid_random_bytes(d->cfg.ids)), id);
 }
 
 void dispatch_trace_start(struct dispatch *d, struct request *req, const char *traceparent)

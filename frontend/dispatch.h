@@ -9,6 +9,7 @@
 
 #include "pending.h"
 #include "task.h"
+#include "taskid.h"
 
 struct dispatch;
 
@@ -42,7 +43,7 @@ struct dispatch_config {
     long idempotency_ttl_s;     /* how long an Idempotency-Key is remembered */
     struct metric_series *publish_seconds; /* each PUBLISH's round trip to Redis (metrics.h); may be NULL */
     int tracing;                /* start a trace for a request that brings none (TRACING=on) */
-    int random_ids;             /* ids of 128 random bits, not time-ordered (TASK_IDS=random; taskid.h) */
+    enum taskid_order ids;      /* time-ordered or random task ids (TASK_IDS; taskid.h) */
 };
 
 struct dispatch_stats {

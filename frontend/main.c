@@ -17,7 +17,6 @@
 #include "projection.h"
 #include "reads.h"
 #include "registry.h"
-#include "taskid.h"
 #include "telemetry.h"
 #include "tokens.h"
 
@@ -222,7 +221,7 @@ int main(int argc, char **argv)
     app.telemetry = telemetry_new(ds->metrics, "frontend", "frontend", self_id);
     instruments_declare(&app.ins, telemetry_metrics(app.telemetry));
     struct dispatch_config dc = { self_id, timeout_ms, follow_ms, max_in_flight, idempotency_ttl_s,
-                                  app.ins.publish, (int)tracing, order == TASKID_RANDOM };
+                                  app.ins.publish, (int)tracing, order };
     app.dispatch = app.pending && events ? dispatch_new(&io, &dc, events, app.pending) : NULL;
     struct projection *projection = app.bus ? projection_new(app.bus, 0) : NULL;
     struct reads *reads = projection && app.dispatch ? reads_new(projection, app.dispatch, app.pending, app.bus) : NULL;

@@ -51,7 +51,13 @@ class SeedApi(harness.StackTest):
         """TASK_IDS=random: 128 random bits, nothing of the time; any other value stops the frontend at start."""
         proc = self.stack.start_frontend(TASK_IDS="random")
         port = self.stack.frontend_ports[-1]
-        self.addCleanup(lambda: proc.alive() and self.stack.stop_daemon(proc))
+
+        def cleanup():
+            if proc.alive():
+                self.stack.stop_daemon(proc)
+            if port in self.stack.frontend_ports:
+                self.stack.frontend_ports.remove(port)
+        self.addCleanup(cleanup)
         harness.wait_until("the TASK_IDS=random frontend", lambda: harness.http(port, "GET", "/")[0] == 200)
         now = format(int(time.time() * 1000), "012x")
         ids = [harness.http(port, "POST", "/task", '{"a1": 1, "a2": 2}')[1]["id"] for _ in range(20)]
@@ -60,8 +66,6 @@ class SeedApi(harness.StackTest):
         for a, b in zip(ids, ids[1:]):
             self.assertLess(len(os.path.commonprefix([a, b])), 8, (a, b))
         self.assertEqual(harness.http(port, "GET", f"/task/{ids[0]}")[1]["status"], "completed")
-        self.stack.stop_daemon(proc)
-        self.stack.frontend_ports.remove(port)
         for value in ("Random", "time ", "ordered"):
             env = dict(os.environ, TASK_IDS=value, PORT=str(harness.free_port()))
             p = subprocess.run([os.path.join(self.stack.build, "frontend")], env=env, capture_output=True, timeout=30)

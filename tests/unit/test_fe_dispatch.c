@@ -125,7 +125,7 @@ static void env_init(struct env *e, long timeout_ms, const char *const *ids)
         replica_set_upsert(&e->events, *ids, e->fake.now + 10000);
     e->pending = pending_new(e->base, timeout_ms, on_timeout, e);
     struct dispatch_io io = { fake_publish, fake_ready, fake_now, &e->fake, fake_claim, fake_unclaim };
-    struct dispatch_config cfg = { "frontend-test", timeout_ms, 60000, 100, 86400, NULL, 1, 0 };
+    struct dispatch_config cfg = { "frontend-test", timeout_ms, 60000, 100, 86400, NULL, 1, TASKID_TIME };
     e->d = dispatch_new(&io, &cfg, &e->events, e->pending);
     resumed = 0;
     resumed_conn = NULL;
@@ -707,7 +707,7 @@ static void test_ids_follow_the_clock(void)
     CHECK(strcmp(a + 12, b + 12) != 0);
 
     struct dispatch_io io = { fake_publish, fake_ready, fake_now, &e.fake, fake_claim, fake_unclaim };
-    struct dispatch_config cfg = { "frontend-test", 10000, 60000, 100, 86400, NULL, 1, 1 };
+    struct dispatch_config cfg = { "frontend-test", 10000, 60000, 100, 86400, NULL, 1, TASKID_RANDOM };
     struct dispatch *random = dispatch_new(&io, &cfg, &e.events, e.pending);
     if (CHECK(random != NULL)) {
         int with_time = 0;
