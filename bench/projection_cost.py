@@ -1,9 +1,10 @@
 """Redis CPU of the projection's apply script per task, on a redis-server of its own (no pipeline, no store): the
-script is read from common/projection.c, loaded, and called for --tasks tasks with two records each (a received
-record of the pipeline's shape and its outcome), pipelined on one connection; the figure is redis-server's CPU
-time (from /proc) divided by the tasks.
+script is read from common/projection.c, loaded, and called for --tasks tasks as events calls it: one entry per task
+commit (the outcome with its arrival, records of the pipeline's shape), --batch entries per script call (default
+32, PROJECTION_BATCH; 1 is one call per task), pipelined on one connection; the figure is redis-server's CPU time
+(from /proc) divided by the tasks.
 
-    /usr/bin/python3 bench/projection_cost.py [--tasks 30000] [--repeat 5] [--script file.lua]
+    /usr/bin/python3 bench/projection_cost.py [--tasks 30000] [--repeat 5] [--batch 32] [--aof] [--script file.lua]
 
 --script measures another version of the script (e.g. a candidate change) against the same records. Each round
 uses a fresh redis-server; the median and the lowest of --repeat rounds are printed (shared machines are noisy).
@@ -49,16 +50,17 @@ def main():
     ap.add_argument("--tasks", type=int, default=30000)
     ap.add_argument("--script", help="a Lua file to measure instead of the one in common/projection.c")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=32, help="task commits per script call (events: PROJECTION_BATCH)")
     ap.add_argument("--aof", action="store_true", help="run redis-server with appendonly yes (as the stack does)")
     args = ap.parse_args()
     lua = open(args.script).read() if args.script else apply_script()
-    rounds = sorted(one_round(lua, args.tasks, args.aof) for _ in range(args.repeat))
+    rounds = sorted(one_round(lua, args.tasks, args.aof, args.batch) for _ in range(args.repeat))
     print(f"{args.tasks:,} tasks, {args.repeat} rounds: median {rounds[len(rounds) // 2]:.1f}, lowest {rounds[0]:.1f} "
           f"µs of Redis CPU per task ({'--script ' + args.script if args.script else 'common/projection.c'}"
-          f"{', append-only file' if args.aof else ''})")
+          f"{', append-only file' if args.aof else ''}, {args.batch} per call)")
 
 
-def one_round(lua, tasks, aof):
+def one_round(lua, tasks, aof, per_call):
     """µs of redis-server CPU per task for 'tasks' tasks on a fresh server."""
     work = tempfile.mkdtemp(prefix="taskbus-projcost-")
     port = harness.free_port()
@@ -77,18 +79,19 @@ def one_round(lua, tasks, aof):
                    "at": {"$date": "2026-12-01T20:00:00.125Z"}, "events": "events-host-1-0a1b2c3d", "status": 200,
                    "result": "15", "backend": "arithmetic-host-3-8c9d0e1f"}
         now = int(time.time() * 1000)
-        batch = []
+        calls, entries = [], []
         for i in range(tasks):
             tid = "%032x" % i
-            batch.append(resp("EVALSHA", sha, 0, tid, f"{tid}:0", json.dumps(received).replace("X", tid), "running",
-                              "arithmetic", "NUMBER", now + i, "", "", "", 600000, now + i))
-            batch.append(resp("EVALSHA", sha, 0, tid, f"{tid}:outcome", json.dumps(outcome).replace("X", tid),
-                              "completed", "", "", now + i + 2, "15", "", "", 600000, now + i + 2))
+            entries += [tid, f"{tid}:outcome", json.dumps(outcome).replace("X", tid), "completed", "arithmetic",
+                        "NUMBER", now + i + 2, "15", "", "", f"{tid}:0", json.dumps(received).replace("X", tid), now + i]
+            if i % per_call == per_call - 1 or i == tasks - 1:
+                calls.append(resp("EVALSHA", sha, 0, 600000, now + tasks, *entries))
+                entries = []
         before = cpu_seconds(redis.pid)
-        client.sock.sendall(b"".join(batch))
-        for _ in range(2 * tasks):
+        client.sock.sendall(b"".join(calls))
+        for _ in calls:
             reply = client._reply()
-            if reply != 1:
+            if not isinstance(reply, list) or any(r != 1 for r in reply):
                 raise RuntimeError(f"the script answered {reply!r}")
         return (cpu_seconds(redis.pid) - before) / tasks * 1e6
     finally:

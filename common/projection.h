@@ -9,9 +9,10 @@
  * it touches (listings skip the members of expired tasks meanwhile).
  *
  * Events applies each record after the store acknowledged it (so the projection never shows what the log does
- * not hold) and before any answer that depends on it leaves; one Lua script call per record (or per task commit:
- * its two records at once) makes each application atomic and idempotent: applying the same records again, in any order, gives the same projection. That is how
- * `events --rebuild` replays the log into it. The log stays the source of truth. */
+ * not hold) and before any answer that depends on it leaves. A Lua script applies each record (or a task commit's
+ * two records at once) atomically and idempotently: applying the same records again, in any order, gives the same
+ * projection. That is how `events --rebuild` replays the log into it. One script call carries the records of a
+ * whole store commit. The log stays the source of truth. */
 #ifndef TASKBUS_PROJECTION_H
 #define TASKBUS_PROJECTION_H
 
@@ -21,28 +22,33 @@
 #include "taskview.h"
 
 #define PROJECTION_KEY_PREFIX "taskbus:task:"
-#define PROJECTION_ARGS 18           /* EVALSHA, sha, numkeys, the script's 12 arguments, and 3 for an earlier record */
+#define PROJECTION_ENTRY_ARGS 13     /* the script's arguments per record (see projection.c) */
+#define PROJECTION_BATCH 32          /* records per script call at most: ~1 ms of Redis's time */
 
 struct bus;
+struct event_base;
 struct redisContext;
 struct projection;
 
-/* The command that applies one record: argv[0..argc) with lens. 'json' is owned (bson_free). */
+/* The script's arguments that apply one record: argv[0..PROJECTION_ENTRY_ARGS) with lens. 'json' and
+ * 'earlier_json' are owned (free). */
 struct projection_args {
-    int argc;
-    const char *argv[PROJECTION_ARGS];
-    size_t lens[PROJECTION_ARGS];
+    const char *argv[PROJECTION_ENTRY_ARGS];
+    size_t lens[PROJECTION_ENTRY_ARGS];
     char *json, *earlier_json;
-    char at[24], code[16], retention[24], now[24], earlier_at[24];
+    char at[24], code[16], earlier_at[24];
 };
 
-/* Fill 'a' with the EVALSHA that applies record 'doc' (needs string _id, task and type, and a date 'at') and, when
- * 'earlier' is not NULL, that earlier record of the same task in the same call (a task commit's arrival: one
- * script call per task instead of two), for a retention of 'retention_s' seconds at wall time 'now_ms'. Pure.
- * Returns 0, or -1 when a document is not a record (nothing to free then). Free with projection_args_clear. */
-int projection_args_of(const bson_t *doc, const bson_t *earlier, long retention_s, long long now_ms,
-                       struct projection_args *a);
+/* Fill 'a' with the arguments that apply record 'doc' (needs string _id, task and type, and a date 'at') and, when
+ * 'earlier' is not NULL, that earlier record of the same task with it (a task commit's arrival: one entry per
+ * task instead of two). Pure. Returns 0, or -1 when a document is not a record (nothing to free then). Free with
+ * projection_args_clear. */
+int projection_args_of(const bson_t *doc, const bson_t *earlier, struct projection_args *a);
 void projection_args_clear(struct projection_args *a);
+
+/* The script's leading arguments, for a retention of 'retention_s' seconds at wall time 'now_ms', written into
+ * 'retention' and 'now' (24 bytes each); the entries of projection_args_of follow them. */
+void projection_args_head(long retention_s, long long now_ms, char *retention, char *now);
 
 /* The Lua source and SHA1 (hex) of the script that applies a record, for a synchronous client (rebuild). */
 const char *projection_apply_script(void);
@@ -50,19 +56,22 @@ const char *projection_apply_sha(void);
 
 /* ---- asynchronous use on a daemon's bus (loop thread) */
 
-/* A projection client on 'bus' (which must outlive it). 'retention_s' only matters to projection_apply. Returns
- * NULL when out of memory. */
-struct projection *projection_new(struct bus *bus, long retention_s);
+/* A projection client on 'bus' and 'base' (which must outlive it). 'retention_s' only matters to projection_apply.
+ * Returns NULL when out of memory. */
+struct projection *projection_new(struct event_base *base, struct bus *bus, long retention_s);
 void projection_free(struct projection *p);
 
 /* Runs once Redis has answered a projection_apply (the record is projected, or the failure is logged). */
 typedef void (*projection_applied_fn)(void *arg);
 
-/* Apply stored record 'doc' (not kept; a task commit, logdoc.h, is applied as its two records). A failure is logged and counted (the log still holds the record; `events
- * --rebuild` restores the projection). Returns 0 when sent: 'cb' (may be NULL) then runs once, later, on the loop,
- * after Redis answered, also when Redis answered NOSCRIPT first and the script had to be sent again; so an answer
- * sent from 'cb' always leaves after the projection holds the record. Returns -1 when not sent (bus down, not a
- * record): then 'cb' never runs. */
+/* Apply stored record 'doc' (not kept; a task commit, logdoc.h, is applied as its two records). The records applied
+ * in one pass of the loop (a store commit's acknowledgements) go to Redis together, PROJECTION_BATCH per script
+ * call, when the loop's current callbacks are done. A failure is logged and counted (the log still holds the record;
+ * `events --rebuild` restores the projection). Returns 0 when taken: 'cb' (may be NULL) then runs once, later, on
+ * the loop, after Redis answered, also when Redis answered NOSCRIPT first and the script had to be sent again, or
+ * when the call could not be sent (bus down; the failure is logged): so an answer sent from 'cb' always leaves
+ * after the projection holds the record, or after it failed. Returns -1 when not a record or out of memory: then
+ * 'cb' never runs. */
 int projection_apply(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg);
 
 /* The answer to projection_view: 'view' is the malloc'd body of GET /task/{id} (the callee owns it), or NULL with

@@ -300,7 +300,7 @@ int main(int argc, char **argv)
                              &app, ds->heartbeat_ms, ds->bus_max_queue, ds->redis_username, ds->redis_password };
     /* Messages and acknowledgements only arrive from the loop, so the router can be created last. */
     app.bus = bus_new(app.base, &bc);
-    app.projection = app.bus ? projection_new(app.bus, retention_s) : NULL;
+    app.projection = app.bus ? projection_new(app.base, app.bus, retention_s) : NULL;
     app.reg = registry_new(app.base, app.bus, "events", self_id, ds->heartbeat_ms, ds->replica_ttl_ms, on_refresh,
                            &app);
     struct router_io io = { app.bus, io_publish, app.store, io_append, io_history, io_backlog, io_outcome_keep,

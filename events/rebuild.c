@@ -12,13 +12,20 @@
 #include "store.h"
 #include "table.h"
 
-#define REBUILD_PIPELINE 1000 /* commands sent before their replies are read */
+#define REBUILD_PIPELINE 64 /* script calls (of PROJECTION_BATCH records each) sent before their replies are read */
+
+/* A script call being filled: EVALSHA, sha, numkeys, the head and PROJECTION_BATCH entries. */
+#define REBUILD_ARGS (5 + PROJECTION_BATCH * PROJECTION_ENTRY_ARGS)
 
 struct rebuild {
     redisContext *redis;
     long retention_s;
     long long now_ms;
     int in_pipeline;
+    int argc;                           /* of the call being filled; its entries are copies (freed once sent) */
+    const char *argv[REBUILD_ARGS];
+    size_t lens[REBUILD_ARGS];
+    char head[2][24];
     long long records, applied, expired, skipped; /* records: of the documents read, task commits split */
     struct table *tasks;       /* distinct tasks applied: the key points into the value (a copy of the id) */
     char err[256];
@@ -38,10 +45,12 @@ static int drain(struct rebuild *r)
             freeReplyObject(reply);
             return -1;
         }
-        if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
-            r->applied++;
-        else
-            r->expired++;
+        for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+            if (reply->element[i]->type == REDIS_REPLY_INTEGER && reply->element[i]->integer == 1)
+                r->applied++;
+            else
+                r->expired++;
+        }
         freeReplyObject(reply);
     }
     return 0;
@@ -56,22 +65,44 @@ static void count_task(struct rebuild *r, const char *task)
         free(copy);
 }
 
+/* Send the call being filled (when it holds entries) into the pipeline. */
+static void send_call(struct rebuild *r)
+{
+    if (r->argc <= 5)
+        return;
+    if (redisAppendCommandArgv(r->redis, r->argc, r->argv, r->lens) != REDIS_OK)
+        snprintf(r->err, sizeof r->err, "redis: out of memory");
+    else if (++r->in_pipeline >= REBUILD_PIPELINE)
+        drain(r);
+    for (int i = 5; i < r->argc; i++)
+        free((char *)r->argv[i]);
+    r->argc = 5;
+}
+
 static void apply_record(const bson_t *doc, struct rebuild *r)
 {
     struct projection_args a;
     if (r->err[0])
         return;
     r->records++;
-    if (projection_args_of(doc, NULL, r->retention_s, r->now_ms, &a) != 0) {
+    if (projection_args_of(doc, NULL, &a) != 0) {
         r->skipped++;
         return;
     }
-    if (redisAppendCommandArgv(r->redis, a.argc, a.argv, a.lens) != REDIS_OK)
-        snprintf(r->err, sizeof r->err, "redis: out of memory");
-    else if (++r->in_pipeline >= REBUILD_PIPELINE)
-        drain(r);
+    for (int i = 0; i < PROJECTION_ENTRY_ARGS; i++) {
+        char *copy = malloc(a.lens[i] + 1);
+        if (!copy) {
+            snprintf(r->err, sizeof r->err, "out of memory");
+            break;
+        }
+        memcpy(copy, a.argv[i], a.lens[i] + 1);
+        r->argv[r->argc] = copy;
+        r->lens[r->argc++] = a.lens[i];
+    }
+    if (r->argc == REBUILD_ARGS)
+        send_call(r);
     if (strtoll(a.at, NULL, 10) + r->retention_s * 1000LL > r->now_ms)
-        count_task(r, a.argv[3]);
+        count_task(r, a.argv[0]);
     projection_args_clear(&a);
 }
 
@@ -139,7 +170,15 @@ int rebuild_run(const char *mongo_uri, const char *host, int port, const char *u
                 r.redis->errstr[0] ? r.redis->errstr : "unexpected answer");
         goto out;
     }
+    projection_args_head(retention_s, r.now_ms, r.head[0], r.head[1]);
+    const char *head[5] = { "EVALSHA", projection_apply_sha(), "0", r.head[0], r.head[1] };
+    for (r.argc = 0; r.argc < 5; r.argc++) {
+        r.argv[r.argc] = head[r.argc];
+        r.lens[r.argc] = strlen(head[r.argc]);
+    }
     long long read = store_scan(mongo_uri, on_record, &r, err);
+    if (read >= 0 && !r.err[0])
+        send_call(&r);
     if (read >= 0 && !r.err[0])
         drain(&r);
     if (read < 0 || r.err[0]) {
@@ -150,6 +189,8 @@ int rebuild_run(const char *mongo_uri, const char *host, int port, const char *u
            r.applied, r.expired, r.skipped, table_len(r.tasks));
     rc = 0;
 out:
+    for (int i = 5; i < r.argc; i++)
+        free((char *)r.argv[i]);
     if (r.tasks) {
         table_each(r.tasks, free_value, NULL);
         table_free(r.tasks);

@@ -223,7 +223,7 @@ int main(int argc, char **argv)
     struct dispatch_config dc = { self_id, timeout_ms, follow_ms, max_in_flight, idempotency_ttl_s,
                                   app.ins.publish, (int)tracing, order };
     app.dispatch = app.pending && events ? dispatch_new(&io, &dc, events, app.pending) : NULL;
-    struct projection *projection = app.bus ? projection_new(app.bus, 0) : NULL;
+    struct projection *projection = app.bus ? projection_new(app.base, app.bus, 0) : NULL;
     struct reads *reads = projection && app.dispatch ? reads_new(projection, app.dispatch, app.pending, app.bus) : NULL;
     if (!app.base || !signals || !app.grace || !app.bus || !app.dispatch || !reads || !app.telemetry) {
         fprintf(stderr, "frontend: out of memory at start-up\n");
