@@ -3,6 +3,7 @@
 #include "taskview.h"
 
 #include "compute.h"
+#include "jsonbuf.h"
 #include "replica.h"
 
 #include <math.h>
@@ -18,109 +19,108 @@
 /* Wire names; indexed by enum msg_kind. */
 static const char *const kind_names[] = { "task", "result", "history" };
 
-/* Add the string 'value' as 'name' to 'obj' unless it is NULL. Returns 0, or -1 when out of memory. */
-static int add_string(cJSON *obj, const char *name, const char *value)
+/* ---- encoding: written straight into one buffer, exactly as cJSON_PrintUnformatted would print the object */
+
+/* Append ,"name": (every field but "kind", which msg_encode writes first). */
+static void put_key(struct jsonbuf *b, const char *name)
+{
+    jsonbuf_put(b, ",\"", 2);
+    jsonbuf_puts(b, name);
+    jsonbuf_put(b, "\":", 2);
+}
+
+/* Append the field 'name' with the string 'value', unless 'value' is NULL. */
+static void put_string(struct jsonbuf *b, const char *name, const char *value)
 {
     if (!value)
-        return 0;
-    return cJSON_AddStringToObject(obj, name, value) ? 0 : -1;
+        return;
+    put_key(b, name);
+    jsonbuf_string(b, value, strlen(value));
 }
 
-/* Create a JSON number for the finite 'x' in the shortest text that reads back as exactly 'x'. cJSON 1.7.15's own
- * printer is not exact (it accepts %.15g when it is within DBL_EPSILON: 0.1+0.2 prints as 0.3, DBL_MAX as a text
- * that reads back as inf). Returns NULL when out of memory. */
-static cJSON *create_number(double x)
+static void put_long(struct jsonbuf *b, const char *name, long x)
+{
+    char buf[24];
+    put_key(b, name);
+    jsonbuf_put(b, buf, (size_t)snprintf(buf, sizeof buf, "%ld", x));
+}
+
+/* Append the finite 'x' in the shortest text that reads back as exactly 'x'. cJSON 1.7.15's own printer is not
+ * exact (it accepts %.15g when it is within DBL_EPSILON: 0.1+0.2 prints as 0.3, DBL_MAX as a text that reads back
+ * as inf). */
+static void put_number(struct jsonbuf *b, double x)
 {
     char buf[COMPUTE_NUM_LEN];
-
     compute_format_number(x, buf);
-    return cJSON_CreateRaw(buf);
+    jsonbuf_puts(b, buf);
 }
 
-/* Add the number 'x' as 'name' to 'obj'. Returns 0, or -1 when out of memory. */
-static int add_number(cJSON *obj, const char *name, double x)
-{
-    cJSON *v = create_number(x);
-
-    if (!v || !cJSON_AddItemToObject(obj, name, v)) {
-        cJSON_Delete(v);
-        return -1;
-    }
-    return 0;
-}
-
-/* Add the fields of an MSG_TASK to 'obj'. Returns 0, or -1 when out of memory. */
-static int encode_task(cJSON *obj, const struct msg *ev)
+/* Append the fields of an MSG_TASK. */
+static void encode_task(struct jsonbuf *b, const struct msg *ev)
 {
     const struct task *t = &ev->task;
-    cJSON *ops, *v;
-    int i;
-
-    if (!cJSON_AddStringToObject(obj, "task", task_type_name(t->type)) ||
-        !cJSON_AddStringToObject(obj, "subtask", task_op_name(t->op)))
-        return -1;
-    ops = cJSON_AddArrayToObject(obj, "operands");
-    if (!ops)
-        return -1;
-    for (i = 0; i < 2; i++) {
+    put_string(b, "task", task_type_name(t->type));
+    put_string(b, "subtask", task_op_name(t->op));
+    put_key(b, "operands");
+    for (int i = 0; i < 2; i++) {
+        jsonbuf_put(b, i ? "," : "[", 1);
         if (t->type == TASK_STRING)
-            v = cJSON_CreateString(t->arg[i].str ? t->arg[i].str : "");
+            jsonbuf_string(b, t->arg[i].str ? t->arg[i].str : "", t->arg[i].str ? strlen(t->arg[i].str) : 0);
         else
-            v = create_number(t->arg[i].num);
-        if (!v || !cJSON_AddItemToArray(ops, v)) {
-            cJSON_Delete(v);
-            return -1;
-        }
+            put_number(b, t->arg[i].num);
     }
-    if (add_string(obj, "requestBody", ev->request) < 0)
-        return -1;
-    if (ev->handoff > 0 && add_number(obj, "handoff", ev->handoff) < 0)
-        return -1;
-    if (ev->keep_s > 0 && add_number(obj, "keepS", (double)ev->keep_s) < 0)
-        return -1;
-    if (ev->async && !cJSON_AddTrueToObject(obj, "async"))
-        return -1;
-    return add_number(obj, "timeoutMs", (double)ev->timeout_ms);
+    jsonbuf_put(b, "]", 1);
+    put_string(b, "requestBody", ev->request);
+    if (ev->handoff > 0)
+        put_long(b, "handoff", ev->handoff);
+    if (ev->keep_s > 0)
+        put_long(b, "keepS", ev->keep_s);
+    if (ev->async) {
+        put_key(b, "async");
+        jsonbuf_put(b, "true", 4);
+    }
+    put_long(b, "timeoutMs", ev->timeout_ms);
 }
 
-/* Add the fields of an MSG_RESULT or MSG_HISTORY to 'obj'; a history query (status 0) carries no status.
- * Returns 0, or -1 when out of memory. */
-static int encode_answer(cJSON *obj, const struct msg *ev)
+/* Append the fields of an MSG_RESULT or MSG_HISTORY; a history query (status 0) carries no status. */
+static void encode_answer(struct jsonbuf *b, const struct msg *ev)
 {
-    if ((ev->kind == MSG_RESULT || ev->status != 0) && add_number(obj, "status", ev->status) < 0)
-        return -1;
-    if (add_string(obj, "error", ev->error) < 0)
-        return -1;
-    if (ev->kind == MSG_HISTORY)
-        return add_string(obj, "requestBody", ev->request) < 0 ? -1 : add_string(obj, "history", ev->history);
-    if (add_string(obj, "result", ev->result) < 0)
-        return -1;
-    if (ev->retry_after_s > 0 && add_number(obj, "retryAfter", ev->retry_after_s) < 0)
-        return -1;
-    return add_string(obj, "replica", ev->replica);
+    if (ev->kind == MSG_RESULT || ev->status != 0)
+        put_long(b, "status", ev->status);
+    put_string(b, "error", ev->error);
+    if (ev->kind == MSG_HISTORY) {
+        put_string(b, "requestBody", ev->request);
+        put_string(b, "history", ev->history);
+        return;
+    }
+    put_string(b, "result", ev->result);
+    if (ev->retry_after_s > 0)
+        put_long(b, "retryAfter", ev->retry_after_s);
+    put_string(b, "replica", ev->replica);
 }
 
 char *msg_encode(const struct msg *ev)
 {
-    cJSON *obj = NULL;
-    char *text = NULL;
-
+    struct jsonbuf b = { 0 };
     if ((unsigned)ev->kind >= sizeof kind_names / sizeof kind_names[0])
-        goto out;
-    obj = cJSON_CreateObject();
-    if (!obj || !cJSON_AddStringToObject(obj, "kind", kind_names[ev->kind]) ||
-        !cJSON_AddStringToObject(obj, "id", ev->id) || add_string(obj, "replyTo", ev->reply_to) < 0 ||
-        add_string(obj, "origin", ev->origin) < 0 || add_string(obj, "token", ev->token[0] ? ev->token : NULL) < 0 ||
-        add_string(obj, "ref", ev->ref[0] ? ev->ref : NULL) < 0 ||
-        add_string(obj, "trace", ev->trace[0] ? ev->trace : NULL) < 0)
-        goto out;
-    if ((ev->kind == MSG_TASK ? encode_task(obj, ev) : encode_answer(obj, ev)) < 0)
-        goto out;
-    text = cJSON_PrintUnformatted(obj);
-out:
-    cJSON_Delete(obj);
-    return text;
+        return NULL;
+    jsonbuf_puts(&b, "{\"kind\":");
+    jsonbuf_string(&b, kind_names[ev->kind], strlen(kind_names[ev->kind]));
+    put_string(&b, "id", ev->id);
+    put_string(&b, "replyTo", ev->reply_to);
+    put_string(&b, "origin", ev->origin);
+    put_string(&b, "token", ev->token[0] ? ev->token : NULL);
+    put_string(&b, "ref", ev->ref[0] ? ev->ref : NULL);
+    put_string(&b, "trace", ev->trace[0] ? ev->trace : NULL);
+    if (ev->kind == MSG_TASK)
+        encode_task(&b, ev);
+    else
+        encode_answer(&b, ev);
+    jsonbuf_put(&b, "}", 1);
+    return jsonbuf_finish(&b);
 }
+
+/* ---- decoding */
 
 /* Copy the string field 'name' of 'obj' into '*out' (malloc'd). A missing field leaves '*out' NULL and is an error
  * only when 'required'. Returns 0, or -1 with a reason in 'err' (wrong type, missing, out of memory). */

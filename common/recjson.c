@@ -3,39 +3,14 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "jsonbuf.h"
+
 /* Dates libbson writes as ISO-8601 strings in relaxed mode: years 1970 to 9999. */
 #define RECJSON_DATE_MAX 253402300799999LL
-
-struct out {
-    char *buf;
-    size_t len, cap;
-};
-
-static void reserve(struct out *o, size_t more)
-{
-    if (o->len + more + 1 <= o->cap)
-        return;
-    size_t cap = o->cap ? o->cap : 256;
-    while (cap < o->len + more + 1)
-        cap *= 2;
-    o->buf = bson_realloc(o->buf, cap); /* libbson aborts rather than returning NULL */
-    o->cap = cap;
-}
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    reserve(o, n);
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
-static void put_str(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
 
 /* Length of the valid UTF-8 sequence (2 to 4 bytes; no overlong form, surrogate or code point past U+10FFFF) at
  * 's' (at most 'n' bytes), or 0 when it is not one. */
@@ -56,50 +31,18 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
 
 /* Append 's' ('n' bytes) as a quoted JSON string, escaped as libbson escapes it. Returns -1 when it is not valid
  * UTF-8 by the strict rule above (the caller then leaves the document to libbson). */
-static int put_string(struct out *o, const char *s, size_t n)
+static int put_string(struct jsonbuf *o, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    reserve(o, n + 2);
-    put(o, "\"", 1);
-    size_t i = 0;
-    while (i < n) {
-        size_t run = i;
-        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
-            run++;
-        put(o, s + i, run - i);
-        i = run;
-        if (i == n)
-            break;
-        unsigned char c = p[i];
-        if (c >= 0x80) {
-            size_t len = utf8_sequence(p + i, n - i);
-            if (len == 0)
-                return -1;
-            put(o, s + i, len);
-            i += len;
-            continue;
-        }
-        char esc[8];
-        switch (c) {
-        case '"': put(o, "\\\"", 2); break;
-        case '\\': put(o, "\\\\", 2); break;
-        case '\b': put(o, "\\b", 2); break;
-        case '\f': put(o, "\\f", 2); break;
-        case '\n': put(o, "\\n", 2); break;
-        case '\r': put(o, "\\r", 2); break;
-        case '\t': put(o, "\\t", 2); break;
-        default:
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(o, esc, 6);
-        }
-        i++;
-    }
-    put(o, "\"", 1);
+    for (size_t i = 0, len; i < n; i += len)
+        if ((len = p[i] < 0x80 ? 1 : utf8_sequence(p + i, n - i)) == 0)
+            return -1;
+    jsonbuf_string(o, s, n);
     return 0;
 }
 
 /* Append date 'ms' as libbson's relaxed mode writes it: { "$date" : "YYYY-MM-DDTHH:MM:SS[.mmm]Z" }. */
-static void put_date(struct out *o, int64_t ms)
+static void put_date(struct jsonbuf *o, int64_t ms)
 {
     char text[64];
     time_t t = (time_t)(ms / 1000);
@@ -111,14 +54,14 @@ static void put_date(struct out *o, int64_t ms)
         snprintf(text + n, sizeof text - n, ".%03dZ", frac);
     else
         snprintf(text + n, sizeof text - n, "Z");
-    put_str(o, "{ \"$date\" : \"");
-    put_str(o, text);
-    put_str(o, "\" }");
+    jsonbuf_puts(o, "{ \"$date\" : \"");
+    jsonbuf_puts(o, text);
+    jsonbuf_puts(o, "\" }");
 }
 
 /* Append the value at 'it'. Returns 1 when done, 0 when it is a kind left to libbson, -1 when a string is not
  * valid UTF-8. */
-static int put_value(struct out *o, const bson_iter_t *it)
+static int put_value(struct jsonbuf *o, const bson_iter_t *it)
 {
     char num[32];
     uint32_t n;
@@ -129,14 +72,14 @@ static int put_value(struct out *o, const bson_iter_t *it)
     }
     case BSON_TYPE_INT32:
         snprintf(num, sizeof num, "%" PRId32, bson_iter_int32(it));
-        put_str(o, num);
+        jsonbuf_puts(o, num);
         return 1;
     case BSON_TYPE_INT64:
         snprintf(num, sizeof num, "%" PRId64, bson_iter_int64(it));
-        put_str(o, num);
+        jsonbuf_puts(o, num);
         return 1;
     case BSON_TYPE_BOOL:
-        put_str(o, bson_iter_bool(it) ? "true" : "false");
+        jsonbuf_puts(o, bson_iter_bool(it) ? "true" : "false");
         return 1;
     case BSON_TYPE_DATE_TIME: {
         int64_t ms = bson_iter_date_time(it);
@@ -153,26 +96,27 @@ static int put_value(struct out *o, const bson_iter_t *it)
 char *recjson_of(const bson_t *doc)
 {
     bson_iter_t it;
-    struct out o = { 0 };
+    struct jsonbuf o = { 0 };
     int rc = bson_iter_init(&it, doc) ? 1 : 0, fields = 0;
-    put(&o, "{ ", 2);
+    jsonbuf_put(&o, "{ ", 2);
     while (rc == 1 && bson_iter_next(&it)) {
         if (fields++)
-            put(&o, ", ", 2);
+            jsonbuf_put(&o, ", ", 2);
         if (put_string(&o, bson_iter_key(&it), bson_iter_key_len(&it)) != 0) {
             rc = -1;
             break;
         }
-        put(&o, " : ", 3);
+        jsonbuf_put(&o, " : ", 3);
         rc = put_value(&o, &it);
     }
     if (rc == 1)
-        put(&o, fields ? " }" : "}", fields ? 2 : 1);
+        jsonbuf_put(&o, fields ? " }" : "}", fields ? 2 : 1);
     if (rc != 1) {
         /* Anything this does not write, or strings it does not take for UTF-8: libbson decides, as before. */
-        bson_free(o.buf);
-        return bson_as_relaxed_extended_json(doc, NULL);
+        jsonbuf_clear(&o);
+        char *theirs = bson_as_relaxed_extended_json(doc, NULL), *copy = theirs ? strdup(theirs) : NULL;
+        bson_free(theirs);
+        return copy;
     }
-    o.buf[o.len] = '\0';
-    return o.buf;
+    return jsonbuf_finish(&o);
 }

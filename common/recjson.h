@@ -12,7 +12,7 @@
 #include <bson/bson.h>
 
 /* The relaxed extended JSON of 'doc', as bson_as_relaxed_extended_json writes it. Returns a string the caller frees
- * with bson_free, or NULL when a string in 'doc' is not valid UTF-8 (as libbson does) or memory ran out. */
+ * with free(), or NULL when a string in 'doc' is not valid UTF-8 (as libbson does) or memory ran out. */
 char *recjson_of(const bson_t *doc);
 
 #endif

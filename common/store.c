@@ -296,7 +296,7 @@ static void append_json(struct reading *rd, const bson_t *doc)
     if (rd->count++ > 0)
         bson_string_append_c(rd->out, ',');
     bson_string_append(rd->out, text ? text : "null"); /* NULL: not UTF-8, which no decoder in front lets through */
-    bson_free(text);
+    free(text);
 }
 
 /* Look up the document with _id 'id' and append its records to the reading: the record, or the arrival and the

@@ -11,7 +11,7 @@ static int same_as_libbson(const bson_t *doc)
 {
     char *ours = recjson_of(doc), *theirs = bson_as_relaxed_extended_json(doc, NULL);
     int ok = check_str_eq(ours, theirs, __FILE__, __LINE__, "recjson_of", "bson_as_relaxed_extended_json");
-    bson_free(ours);
+    free(ours);
     bson_free(theirs);
     return ok;
 }
