@@ -8,6 +8,9 @@ and CPU per answer side by side. `make bench` runs it after bench/bench.py three
   STORE_LINGER_MS=0 TASK_IDS=random, the shape before task commits), into bench/results/log-cost.md; the target is
   FerretDB's CPU per answer at most half;
 - `--what ids`: time-ordered task ids (the default) against TASK_IDS=random, into bench/results/ids-cost.md.
+Not run by `make bench`: `--what code --against DIR` runs the daemons of --build (on) against those built in DIR
+(off; e.g. an earlier commit built there with `make bench`'s cmake lines), same settings, into
+bench/results/code-cost.md: what a change of the code did, measured the same hour.
 
 Both stacks run at once on free loopback ports (tests/harness.py); only the one being measured gets load.
 """
@@ -42,6 +45,7 @@ WHAT = {
                "insert starts as soon as the last one ended)", "linger-cost.md"),
     "ids": ({"on": {}, "off": {"TASK_IDS": "random"}},
             "time-ordered task ids (on: the default) against random ones (off: TASK_IDS=random)", "ids-cost.md"),
+    "code": ({"on": {}, "off": {}}, "the daemons of --build (on) against those of --against (off)", "code-cost.md"),
 }
 # FerretDB's environment per stack (tests/harness.py FERRETDB_GC; None: unset, Go's default).
 STORE_ENV = {"log": {"off": {"GOGC": None, "GOMEMLIMIT": None}}}
@@ -61,8 +65,15 @@ def parse_args():
     p.add_argument("--out", default=os.path.join(bench.TOP, "bench", "results"), help="where the report goes")
     p.add_argument("--what", choices=sorted(WHAT), default="both",
                    help="switch metrics and tracing (both, the default), only metrics or only tracing, the "
-                        "event log's shape (log), the task ids' order (ids), or STORE_LINGER_MS (linger)")
-    return p.parse_args()
+                        "event log's shape (log), the task ids' order (ids), STORE_LINGER_MS (linger), or the daemons "
+                        "of another build (code, with --against)")
+    p.add_argument("--against", help="--what code: the build directory whose daemons are the 'off' side")
+    args = p.parse_args()
+    if (args.what == "code") != bool(args.against):
+        p.error("--against goes with --what code, and --what code needs it")
+    if args.against and not os.path.isfile(os.path.join(args.against, "events")):
+        p.error(f"--against {args.against}: no daemons built there (events is missing)")
+    return args
 
 
 def cpu_of(stack):
@@ -82,7 +93,8 @@ def main():
         modes, switched, name = WHAT[args.what]
         for mode, env in modes.items():
             os.makedirs(os.path.join(work, mode))
-            stacks[mode] = harness.Stack(args.build, workdir=os.path.join(work, mode), env=dict(base_env, **env),
+            build = args.against if args.what == "code" and mode == "off" else args.build
+            stacks[mode] = harness.Stack(build, workdir=os.path.join(work, mode), env=dict(base_env, **env),
                                          store_env=STORE_ENV.get(args.what, {}).get(mode))
             stacks[mode].start()
         for mode, stack in stacks.items():  # warm-up: the first seconds of a stack are slower
@@ -118,8 +130,12 @@ def main():
     names = sorted({n for r in rows for n in r["cpu_us"]})
     ratio = mean("on", "rps") / mean("off", "rps") if mean("off", "rps") else 0.0
     verdict = "PASS" if ratio >= TARGET and not errors else "MISS"
-    title = "The event log's cost" if args.what in ("log", "ids", "linger") else "Overhead"
-    lines = [f"# {title} of {switched} ({started:%Y-%m-%d %H:%M} UTC)", "",
+    title = {"log": "The event log's cost", "ids": "The event log's cost", "linger": "The event log's cost",
+             "code": "What the code changed"}.get(args.what, "Overhead")
+    if args.what == "code":
+        switched = f"the daemons of {args.build} (on) against those of {args.against} (off)"
+    lines = [f"# {title}: {switched} ({started:%Y-%m-%d %H:%M} UTC)" if args.what == "code" else
+             f"# {title} of {switched} ({started:%Y-%m-%d %H:%M} UTC)", "",
              f"- command: `{command}`", f"- machine: {bench.machine()}",
              f"- load: wrk, {args.conns} connections, the five seed bodies, {args.seconds:g} s per row, "
              f"{args.rounds} rounds in alternation (on/off, then off/on, ...)", "",
@@ -130,14 +146,14 @@ def main():
     summary = (f"**on / off: {ratio:.3f}** of the req/s (mean {mean('on', 'rps'):,.0f} vs "
                f"{mean('off', 'rps'):,.0f}); p99 {mean('on', 'p99'):.2f} vs {mean('off', 'p99'):.2f} ms; CPU per "
                f"answer {cpu('on'):.0f} vs {cpu('off'):.0f} µs.")
-    if args.what in ("log", "ids", "linger"):
+    if args.what in ("log", "ids", "linger", "code"):
         store = cpu("on", "ferretdb") / cpu("off", "ferretdb") if cpu("off", "ferretdb") else 0.0
         summary += (f" **The log's cost per answer (FerretDB's CPU), on / off: {store:.2f}** "
                     f"({cpu('on', 'ferretdb'):.0f} vs {cpu('off', 'ferretdb'):.0f} µs).")
     if args.what == "log":
         verdict = "PASS" if store <= LOG_TARGET and not errors else "MISS"
         summary += f" Target ≤ {LOG_TARGET}: {verdict}."
-    elif args.what not in ("ids", "linger"):  # no target: the figures are the result
+    elif args.what not in ("ids", "linger", "code"):  # no target: the figures are the result
         summary += f" Target ≥ {TARGET}: {verdict}."
     lines += ["", summary, ""]
     lines += ["| process | CPU µs per answer, on | off | on − off |", "|---|---|---|---|"]
