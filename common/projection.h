@@ -37,6 +37,7 @@ struct projection_args {
     size_t lens[PROJECTION_ENTRY_ARGS];
     char *json, *earlier_json;
     char at[24], code[16], earlier_at[24];
+    const char *trace;                 /* the record's trace id ("" when none), for a log line; points into it */
 };
 
 /* Fill 'a' with the arguments that apply record 'doc' (needs string _id, task and type, and a date 'at') and, when
