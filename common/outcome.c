@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bus.h"
 
@@ -40,7 +41,11 @@ int outcome_keep(struct bus *b, const char *task_id, const char *answer, size_t 
         return -1;
     *c = (struct call){ .kept = cb, .arg = arg };
     key_of(key, sizeof key, task_id);
-    if (bus_command(b, on_keep, c, "SET %s %b NX GET EX %ld", key, answer, len, ttl_s) != 0) {
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%ld", ttl_s);
+    const char *argv[7] = { "SET", key, answer, "NX", "GET", "EX", ttl };
+    const size_t lens[7] = { 3, strlen(key), len, 2, 3, 2, strlen(ttl) };
+    if (bus_command_argv(b, on_keep, c, 7, argv, lens) != 0) {
         free(c);
         return -1;
     }
