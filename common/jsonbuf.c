@@ -1,6 +1,7 @@
 /* Writing JSON text straight into one growing buffer. */
 #include "jsonbuf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,10 @@ static int reserve(struct jsonbuf *b, size_t more)
         return -1;
     if (b->len + more + 1 <= b->cap)
         return 0;
+    if (more > SIZE_MAX / 4 - b->len) { /* no text of ours comes near; doubling past it would overflow */
+        b->failed = 1;
+        return -1;
+    }
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + more + 1)
         cap *= 2;

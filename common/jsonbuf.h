@@ -3,7 +3,7 @@
  * Building a cJSON tree to print it costs a few allocations per field; the bus messages (msg.c) are written at
  * every hop of every task, and records (recjson.c) once per record, so both write their text here instead. Strings
  * are escaped as cJSON and libbson escape them: '"', '\\' and the control characters below 0x20 ("\b", "\f", "\n",
- * "\r", "\t", else "\u00XX"); every other byte is copied as is (the caller has checked it is UTF-8). */
+ * "\r", "\t", else "\u00XX"); every other byte is copied as is (neither checks UTF-8: a caller that must, does). */
 #ifndef TASKBUS_JSONBUF_H
 #define TASKBUS_JSONBUF_H
 

@@ -20,7 +20,8 @@
 /* ARGV: the retention (ms), now (ms), and then PROJECTION_ENTRY_ARGS per record to apply: task id, record _id,
  * record JSON, the status it gives, service, taskType, at (ms), result, error, code, and an earlier record of the
  * task applied with it (a task commit's arrival: its _id, JSON and at in ms; three empty strings when there is
- * none). Returns one integer per record: 1 when applied, 0 when past the retention (its task would expire at once).
+ * none). Returns one integer per record: 1 when applied, 0 when past the retention (its task would expire at once),
+ * -1 when Redis refused one of its commands (the record's failure is its own: the others are still applied).
  * Batching a store commit's records into one call saved Redis a fifth of its time per task (the call's own cost,
  * and one MULTI/EXEC in the AOF per call instead of per record); the records are applied in order, each exactly
  * as if alone. The status only moves forward; created is the earliest record's time; the index members follow both.
@@ -89,7 +90,10 @@ static const char apply_lua[] =
     "  return 1\n"
     "end\n"
     "local done = {}\n"
-    "for b = 2, #ARGV - 1, 13 do done[#done + 1] = apply(b) end\n"
+    "for b = 2, #ARGV - 13, 13 do\n"
+    "  local ok, applied = pcall(apply, b)\n"
+    "  done[#done + 1] = ok and applied or -1\n"
+    "end\n"
     "return done\n";
 
 /* ARGV: index key, cursor ("" for the first page), limit, and the only status to keep ("" for any: pending and
@@ -372,24 +376,21 @@ static void applied(struct call *c, struct redisReply *reply)
     int ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)c->entries;
     for (int i = 0; i < c->entries; i++) {
         const struct entry *e = &c->entry[i];
-        if (ok && reply->element[i]->type == REDIS_REPLY_INTEGER) {
+        if (ok && reply->element[i]->type == REDIS_REPLY_INTEGER && reply->element[i]->integer >= 0) {
             c->p->stats.applied++;
         } else {
             c->p->stats.failed++;
             LOG_W("event=projection_failed task=%s" LOG_TRACE " error=\"%s\"", e->task_id, LOG_TRACE_ARG(e->trace),
-                  !reply ? "redis is not reachable" : "redis refused the script");
+                  !reply ? "redis is not reachable" : ok ? "redis refused the record" : "redis refused the script");
         }
         if (e->cb)
             e->cb(e->arg);
     }
 }
 
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+void projection_flush(struct projection *p)
 {
-    (void)fd;
-    (void)what;
-    struct projection *p = arg;
-    while (p->first) {
+    while (p && p->first) {
         struct call *c = p->first;
         p->first = c->next;
         if (!p->first)
@@ -399,6 +400,13 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
             call_free(c);
         }
     }
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    projection_flush(arg);
 }
 
 /* The batch that takes the next record: the last one queued, or a new one (queued) when it is full. NULL when out
@@ -439,7 +447,7 @@ struct projection *projection_new(struct event_base *base, struct bus *bus, long
     return p;
 }
 
-/* Batches not sent yet are dropped without their callbacks: the loop is gone. */
+/* Batches not sent yet are dropped without their callbacks (projection_flush sends them). */
 void projection_free(struct projection *p)
 {
     if (!p)

@@ -75,6 +75,12 @@ typedef void (*projection_applied_fn)(void *arg);
  * 'cb' never runs. */
 int projection_apply(struct projection *p, const bson_t *doc, projection_applied_fn cb, void *arg);
 
+/* Send the records queued by projection_apply now, without waiting for the loop (which may have stopped: at
+ * shutdown, the store's last acknowledgements are delivered after it did). Call it while the bus still lives; the
+ * callbacks then run when the bus is freed (with the failure logged) or at once when a batch cannot be sent.
+ * projection_free drops what is still queued, without callbacks. */
+void projection_flush(struct projection *p);
+
 /* The answer to projection_view: 'view' is the malloc'd body of GET /task/{id} (the callee owns it), or NULL with
  * 'found' 0 when the projection has no such task, or NULL with a reason in 'err' when Redis failed. */
 typedef void (*projection_view_fn)(char *view, int found, const char *err, void *arg);

@@ -159,7 +159,8 @@ static void on_projected(void *arg)
     free(a);
 }
 
-/* Project 'doc' and then hand 'a' to the router (at once when the projection cannot be sent: it is logged). */
+/* Project 'doc' and then hand 'a' to the router: once Redis answered, or once the projection could not be sent
+ * (logged), or at once when 'doc' cannot be projected at all (not a record, out of memory). */
 static void project_then_route(struct acked *a, const bson_t *doc)
 {
     if (projection_apply(a->app->projection, doc, on_projected, a) != 0)
@@ -348,6 +349,7 @@ int main(int argc, char **argv)
     } else {
         store_free(app.store, 2000, &ss);
     }
+    projection_flush(app.projection); /* what those acknowledgements queued, while the bus and router still live */
     struct router_stats rs;
     router_get_stats(app.router, &rs);
     LOG_I("event=stopped tasks=%llu answered=%llu failed=%llu refused=%llu redelivered=%llu late_results=%llu "

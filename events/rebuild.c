@@ -41,17 +41,24 @@ static int drain(struct rebuild *r)
             return -1;
         }
         if (reply->type == REDIS_REPLY_ERROR) {
-            snprintf(r->err, sizeof r->err, "redis refused a record: %.200s", reply->str);
+            snprintf(r->err, sizeof r->err, "redis refused a batch of records: %.200s", reply->str);
             freeReplyObject(reply);
             return -1;
         }
         for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
-            if (reply->element[i]->type == REDIS_REPLY_INTEGER && reply->element[i]->integer == 1)
+            const redisReply *e = reply->element[i];
+            if (e->type == REDIS_REPLY_INTEGER && e->integer == 1)
                 r->applied++;
-            else
+            else if (e->type == REDIS_REPLY_INTEGER && e->integer == 0)
                 r->expired++;
+            else if (!r->err[0])
+                snprintf(r->err, sizeof r->err, "redis refused a record");
         }
+        if (reply->type != REDIS_REPLY_ARRAY && !r->err[0])
+            snprintf(r->err, sizeof r->err, "redis answered the projection script unexpectedly");
         freeReplyObject(reply);
+        if (r->err[0])
+            return -1;
     }
     return 0;
 }
@@ -160,7 +167,7 @@ int rebuild_run(const char *mongo_uri, const char *host, int port, const char *u
     redisSetTimeout(r.redis, tv);
     if (authenticate(r.redis, username, password) != 0)
         goto out;
-    /* Load the script once: every record then goes as EVALSHA. */
+    /* Load the script once: every batch of records then goes as EVALSHA. */
     redisReply *loaded = redisCommand(r.redis, "SCRIPT LOAD %s", projection_apply_script());
     int ok = loaded && loaded->type == REDIS_REPLY_STRING && strcmp(loaded->str, projection_apply_sha()) == 0;
     if (loaded)
