@@ -833,6 +833,32 @@ class Rebuild(ReadSideTest):
                 self.assertIn(names, err)
 
 
+class RebuildRefused(ReadSideTest):
+    def test_a_refused_record_fails_alone(self):
+        """Promise: records go to Redis in batches (one script call per store commit, or per 32 records in
+        `events --rebuild`), and a record Redis refuses fails alone: the rebuild exits non-zero and says so, the
+        other records of its batch are projected, and once the cause is gone a rebuild projects it too."""
+        ids = [self.run_sync('{"a1": 1, "a2": 2}'), self.run_sync('{"a1": 3, "a2": 4}'),
+               self.run_sync('{"a1": "x", "a2": "y"}')]
+        before = {t: self.task_body(t) for t in ids}
+        self.assertGreaterEqual(drop_projection(self.stack), len(ids))
+        with self.stack.redis() as r:  # a key of the wrong type where the projection writes ids[1]'s hash
+            self.assertEqual(r.command("SET", f"taskbus:task:{ids[1]}", "not a hash"), "OK")
+        code, out, err = run_rebuild_with(self.stack, {})
+        self.assertNotEqual(code, 0, out + err)
+        self.assertNotIn("rebuilt", out)
+        self.assertIn("redis refused a record", err)
+        for task_id in (ids[0], ids[2]):
+            self.assertGreater(projection_ttl_ms(self.stack, task_id), 0, f"{task_id} was not projected")
+            self.assertEqual(self.task_body(task_id), before[task_id])
+        with self.stack.redis() as r:
+            r.command("DEL", f"taskbus:task:{ids[1]}")
+        code, out, err = run_rebuild_with(self.stack, {})
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual({t: self.task_body(t) for t in ids}, before)
+        self.assertGreater(projection_ttl_ms(self.stack, ids[1]), 0)
+
+
 # ---- 5. retention
 
 class Retention(ReadSideTest):
