@@ -10,7 +10,9 @@ and CPU per answer side by side. `make bench` runs it after bench/bench.py three
 - `--what ids`: time-ordered task ids (the default) against TASK_IDS=random, into bench/results/ids-cost.md.
 Not run by `make bench`: `--what code --against DIR` runs the daemons of --build (on) against those built in DIR
 (off; e.g. an earlier commit built there with `make bench`'s cmake lines), same settings, into
-bench/results/code-cost.md: what a change of the code did, measured the same hour.
+bench/results/code-cost.md: what a change of the code did, measured the same hour. `--what aof` (not run by `make
+bench` either): Redis with its append-only file, as every stack runs it, against Redis without one, into
+bench/results/aof-cost.md.
 
 Both stacks run at once on free loopback ports (tests/harness.py); only the one being measured gets load.
 """
@@ -46,7 +48,11 @@ WHAT = {
     "ids": ({"on": {}, "off": {"TASK_IDS": "random"}},
             "time-ordered task ids (on: the default) against random ones (off: TASK_IDS=random)", "ids-cost.md"),
     "code": ({"on": {}, "off": {}}, "the daemons of --build (on) against those of --against (off)", "code-cost.md"),
+    "aof": ({"on": {}, "off": {}}, "Redis's append-only file (on: as the stacks run it) against none (off: Redis keeps "
+            "nothing across a restart, a measurement only)", "aof-cost.md"),
 }
+# Redis's append-only file per stack (tests/harness.py redis_aof; default on).
+REDIS_AOF = {"aof": {"off": False}}
 # FerretDB's environment per stack (tests/harness.py FERRETDB_GC; None: unset, Go's default).
 STORE_ENV = {"log": {"off": {"GOGC": None, "GOMEMLIMIT": None}}}
 LOG_TARGET = 0.5   # --what log: FerretDB's CPU per answer, on / off
@@ -66,7 +72,7 @@ def parse_args():
     p.add_argument("--what", choices=sorted(WHAT), default="both",
                    help="switch metrics and tracing (both, the default), only metrics or only tracing, the "
                         "event log's shape (log), the task ids' order (ids), STORE_LINGER_MS (linger), or the daemons "
-                        "of another build (code, with --against)")
+                        "of another build (code, with --against), or Redis's append-only file (aof)")
     p.add_argument("--against", help="--what code: the build directory whose daemons are the 'off' side")
     args = p.parse_args()
     if (args.what == "code") != bool(args.against):
@@ -95,7 +101,8 @@ def main():
             os.makedirs(os.path.join(work, mode))
             build = args.against if args.what == "code" and mode == "off" else args.build
             stacks[mode] = harness.Stack(build, workdir=os.path.join(work, mode), env=dict(base_env, **env),
-                                         store_env=STORE_ENV.get(args.what, {}).get(mode))
+                                         store_env=STORE_ENV.get(args.what, {}).get(mode),
+                                         redis_aof=REDIS_AOF.get(args.what, {}).get(mode, True))
             stacks[mode].start()
         for mode, stack in stacks.items():  # warm-up: the first seconds of a stack are slower
             bench.wrk(stack.frontend_ports, "/task", lua, 16, 2, args.threads)
@@ -131,10 +138,10 @@ def main():
     ratio = mean("on", "rps") / mean("off", "rps") if mean("off", "rps") else 0.0
     verdict = "PASS" if ratio >= TARGET and not errors else "MISS"
     title = {"log": "The event log's cost", "ids": "The event log's cost", "linger": "The event log's cost",
-             "code": "What the code changed"}.get(args.what, "Overhead")
+             "code": "What the code changed", "aof": "What Redis's append-only file costs"}.get(args.what, "Overhead")
     if args.what == "code":
         switched = f"the daemons of {args.build} (on) against those of {args.against} (off)"
-    lines = [f"# {title}: {switched} ({started:%Y-%m-%d %H:%M} UTC)" if args.what == "code" else
+    lines = [f"# {title}: {switched} ({started:%Y-%m-%d %H:%M} UTC)" if args.what in ("code", "aof") else
              f"# {title} of {switched} ({started:%Y-%m-%d %H:%M} UTC)", "",
              f"- command: `{command}`", f"- machine: {bench.machine()}",
              f"- load: wrk, {args.conns} connections, the five seed bodies, {args.seconds:g} s per row, "
@@ -146,6 +153,10 @@ def main():
     summary = (f"**on / off: {ratio:.3f}** of the req/s (mean {mean('on', 'rps'):,.0f} vs "
                f"{mean('off', 'rps'):,.0f}); p99 {mean('on', 'p99'):.2f} vs {mean('off', 'p99'):.2f} ms; CPU per "
                f"answer {cpu('on'):.0f} vs {cpu('off'):.0f} µs.")
+    if args.what == "aof":
+        redis = cpu("on", "redis") / cpu("off", "redis") if cpu("off", "redis") else 0.0
+        summary += (f" **Redis's CPU per answer, on / off: {redis:.2f}** ({cpu('on', 'redis'):.0f} vs "
+                    f"{cpu('off', 'redis'):.0f} µs).")
     if args.what in ("log", "ids", "linger", "code"):
         store = cpu("on", "ferretdb") / cpu("off", "ferretdb") if cpu("off", "ferretdb") else 0.0
         summary += (f" **The log's cost per answer (FerretDB's CPU), on / off: {store:.2f}** "
@@ -153,7 +164,7 @@ def main():
     if args.what == "log":
         verdict = "PASS" if store <= LOG_TARGET and not errors else "MISS"
         summary += f" Target ≤ {LOG_TARGET}: {verdict}."
-    elif args.what not in ("ids", "linger", "code"):  # no target: the figures are the result
+    elif args.what not in ("ids", "linger", "code", "aof"):  # no target: the figures are the result
         summary += f" Target ≥ {TARGET}: {verdict}."
     lines += ["", summary, ""]
     lines += ["| process | CPU µs per answer, on | off | on − off |", "|---|---|---|---|"]

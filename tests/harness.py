@@ -235,13 +235,14 @@ class Stack:
     Redis has no password and no daemon sends AUTH."""
 
     def __init__(self, build, workdir=None, frontends=1, events=1, backends=None, env=None,
-                 redis_port=None, mongo_uri=None, auth=None, store_env=None):
+                 redis_port=None, mongo_uri=None, auth=None, store_env=None, redis_aof=True):
         self.build = os.path.abspath(build)
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="taskbus-")
         os.makedirs(self.dir, exist_ok=True)
         self.env = dict(env or {})
         self.store_env = dict(FERRETDB_GC, **(store_env or {}))   # FerretDB's environment; None values unset
+        self.redis_aof = redis_aof  # False only to measure what the append-only file costs (bench/overhead.py)
         self.servers, self.daemons = [], []
         self.frontend_ports = []
         self.redis_port, self.mongo_uri = redis_port, mongo_uri
@@ -260,7 +261,8 @@ class Stack:
         # (bench/projection_memory.py). Memory is bounded as in docker-stack.yaml: past REDIS_MAXMEMORY the keys with
         # a TTL go, nearest expiry first (caches of the log before Idempotency-Key claims), never the registry.
         argv = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "yes", "--appendfsync", "everysec", "--dir", self.dir, "--daemonize", "no",
+                "--appendonly", "yes" if self.redis_aof else "no", "--appendfsync", "everysec", "--dir", self.dir,
+                "--daemonize", "no",
                 "--hash-max-listpack-value", "1024", "--maxmemory", os.environ.get("REDIS_MAXMEMORY", "2gb"),
                 "--maxmemory-policy", "volatile-ttl"] + self.acl_args()
         self.servers.append(Proc("redis", argv, os.environ.copy(), os.path.join(self.dir, "redis.log")))
