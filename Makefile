@@ -52,7 +52,7 @@ bench: deps
 # copy of its seed corpus (scripts/fuzz.sh); exits 1 and prints the reproducer when one finds something.
 fuzz: deps
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTASKBUS_FUZZ=ON >/dev/null
-	nice cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_task fuzz_msg fuzz_router
+	nice cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz_task fuzz_msg fuzz_router fuzz_json
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(BUILD_FUZZ)
 
 clean:

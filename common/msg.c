@@ -4,6 +4,7 @@
 
 #include "compute.h"
 #include "jsonbuf.h"
+#include "jsonread.h"
 #include "replica.h"
 
 #include <math.h>
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
 /* A replica id is at most REPLICA_ID_LEN - 1 characters (replica.h); no longer name is accepted. */
 #define REPLICA_NAME_MAX (REPLICA_ID_LEN - 1)
@@ -120,41 +120,53 @@ char *msg_encode(const struct msg *ev)
     return jsonbuf_finish(&b);
 }
 
-/* ---- decoding */
+/* ---- decoding: the text is read once by jsonread, which hands back the value of each field below; the
+ * functions take that array of values ('f'), indexed by enum field */
 
-/* Copy the string field 'name' of 'obj' into '*out' (malloc'd). A missing field leaves '*out' NULL and is an error
- * only when 'required'. Returns 0, or -1 with a reason in 'err' (wrong type, missing, out of memory). */
-static int get_string(const cJSON *obj, const char *name, int required, char **out, char *err)
+enum field {
+    F_KIND, F_ID, F_REPLY_TO, F_ORIGIN, F_TOKEN, F_REF, F_TRACE, F_TASK, F_SUBTASK, F_OPERANDS, F_REQUEST,
+    F_HANDOFF, F_KEEP, F_ASYNC, F_TIMEOUT, F_STATUS, F_ERROR, F_RESULT, F_RETRY_AFTER, F_REPLICA, F_HISTORY,
+    F_COUNT
+};
+
+static const char *const field_names[F_COUNT] = {
+    "kind", "id", "replyTo", "origin", "token", "ref", "trace", "task", "subtask", "operands", "requestBody",
+    "handoff", "keepS", "async", "timeoutMs", "status", "error", "result", "retryAfter", "replica", "history",
+};
+
+/* Copy the string field 'k' into '*out' (malloc'd). A missing field leaves '*out' NULL and is an error only when
+ * 'required'. Returns 0, or -1 with a reason in 'err' (wrong type, missing, out of memory). */
+static int get_string(const struct jsonread_value *f, enum field k, int required, char **out, char *err)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    size_t n;
-
-    if (!v) {
+    if (f[k].type == JSONREAD_ABSENT) {
         if (required)
-            snprintf(err, TASK_ERR_LEN, "missing %s", name);
+            snprintf(err, TASK_ERR_LEN, "missing %s", field_names[k]);
         return required ? -1 : 0;
     }
-    if (!cJSON_IsString(v)) {
-        snprintf(err, TASK_ERR_LEN, "%s must be a string", name);
+    if (f[k].type != JSONREAD_STRING) {
+        snprintf(err, TASK_ERR_LEN, "%s must be a string", field_names[k]);
         return -1;
     }
-    n = strlen(v->valuestring);
-    *out = malloc(n + 1);
+    *out = jsonread_string_dup(&f[k], NULL);
     if (!*out) {
         snprintf(err, TASK_ERR_LEN, "out of memory");
         return -1;
     }
-    memcpy(*out, v->valuestring, n + 1);
     return 0;
 }
 
-/* Like get_string, for a field that must pass msg_valid_name with at most 'max_len' characters. */
-static int get_name(const cJSON *obj, const char *name, int required, size_t max_len, char **out, char *err)
+static void name_error(enum field k, size_t max_len, char *err)
 {
-    if (get_string(obj, name, required, out, err) < 0)
+    snprintf(err, TASK_ERR_LEN, "%s must be 1 to %zu letters, digits, '-', '_' or '.'", field_names[k], max_len);
+}
+
+/* Like get_string, for a field that must pass msg_valid_name with at most 'max_len' characters. */
+static int get_name(const struct jsonread_value *f, enum field k, int required, size_t max_len, char **out, char *err)
+{
+    if (get_string(f, k, required, out, err) < 0)
         return -1;
     if (*out && !msg_valid_name(*out, max_len)) {
-        snprintf(err, TASK_ERR_LEN, "%s must be 1 to %zu letters, digits, '-', '_' or '.'", name, max_len);
+        name_error(k, max_len, err);
         free(*out);
         *out = NULL;
         return -1;
@@ -162,12 +174,21 @@ static int get_name(const cJSON *obj, const char *name, int required, size_t max
     return 0;
 }
 
+/* Copy the string field 'k' into 'dst' of 'size' bytes when it is a string that fits; NULL otherwise. */
+static const char *small_string(const struct jsonread_value *f, enum field k, char *dst, size_t size)
+{
+    if (f[k].type != JSONREAD_STRING || jsonread_string_len(&f[k]) >= size)
+        return NULL;
+    jsonread_string_copy(&f[k], dst);
+    return dst;
+}
+
 /* Read the reply channel: "taskbus:" and a replica id. Returns 0, or -1 with a reason in 'err'. */
-static int get_channel(const cJSON *obj, struct msg *ev, char *err)
+static int get_channel(const struct jsonread_value *f, struct msg *ev, char *err)
 {
     const size_t prefix = sizeof MSG_CHANNEL_PREFIX - 1;
 
-    if (get_string(obj, "replyTo", 0, &ev->reply_to, err) < 0)
+    if (get_string(f, F_REPLY_TO, 0, &ev->reply_to, err) < 0)
         return -1;
     if (ev->reply_to && (strncmp(ev->reply_to, MSG_CHANNEL_PREFIX, prefix) != 0 ||
                          !msg_valid_name(ev->reply_to + prefix, MSG_CHANNEL_LEN - prefix - 1))) {
@@ -179,134 +200,129 @@ static int get_channel(const cJSON *obj, struct msg *ev, char *err)
     return 0;
 }
 
-/* Read the optional name 'field' into the array 'dst' of 'size' bytes. Returns 0, or -1 with a reason in 'err'. */
-static int get_short_name(const cJSON *obj, const char *field, char *dst, size_t size, char *err)
+/* Read the optional name 'k' into the array 'dst' of 'size' bytes. Returns 0, or -1 with a reason in 'err'. */
+static int get_short_name(const struct jsonread_value *f, enum field k, char *dst, size_t size, char *err)
 {
-    char *value = NULL;
-
-    if (get_name(obj, field, 0, size - 1, &value, err) < 0)
+    if (f[k].type == JSONREAD_ABSENT)
+        return 0;
+    if (f[k].type != JSONREAD_STRING) {
+        snprintf(err, TASK_ERR_LEN, "%s must be a string", field_names[k]);
         return -1;
-    if (value)
-        memcpy(dst, value, strlen(value) + 1);
-    free(value);
+    }
+    if (!small_string(f, k, dst, size) || !msg_valid_name(dst, size - 1)) {
+        dst[0] = '\0';
+        name_error(k, size - 1, err);
+        return -1;
+    }
     return 0;
 }
 
 /* Read the optional attempt token and request reference. Returns 0, or -1 with a reason in 'err'. */
-static int get_token(const cJSON *obj, struct msg *ev, char *err)
+static int get_token(const struct jsonread_value *f, struct msg *ev, char *err)
 {
-    return get_short_name(obj, "token", ev->token, sizeof ev->token, err) < 0
-               ? -1 : get_short_name(obj, "ref", ev->ref, sizeof ev->ref, err);
+    return get_short_name(f, F_TOKEN, ev->token, sizeof ev->token, err) < 0
+               ? -1 : get_short_name(f, F_REF, ev->ref, sizeof ev->ref, err);
 }
 
 /* Read the optional trace id. Returns 0, or -1 with a reason in 'err'. */
-static int get_trace(const cJSON *obj, struct msg *ev, char *err)
+static int get_trace(const struct jsonread_value *f, struct msg *ev, char *err)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "trace");
-
-    if (!v)
+    if (f[F_TRACE].type == JSONREAD_ABSENT)
         return 0;
-    if (!cJSON_IsString(v) || !trace_id_valid(v->valuestring)) {
+    if (!small_string(f, F_TRACE, ev->trace, sizeof ev->trace) || !trace_id_valid(ev->trace)) {
+        ev->trace[0] = '\0';
         snprintf(err, TASK_ERR_LEN, "trace must be 32 lowercase hex digits, not all zero");
         return -1;
     }
-    memcpy(ev->trace, v->valuestring, TRACE_ID_LEN);
     return 0;
 }
 
-/* Read the integer field 'name' of 'obj' into '*out' when it lies in [lo, hi]. A missing field leaves '*out'
- * alone and is an error only when 'required'. Returns 0, or -1 with a reason in 'err'. */
-static int get_integer(const cJSON *obj, const char *name, int required, double lo, double hi, long *out,
-                       char *err)
+/* Read the integer field 'k' into '*out' when it lies in [lo, hi]. A missing field leaves '*out' alone and is an
+ * error only when 'required'. Returns 0, or -1 with a reason in 'err'. */
+static int get_integer(const struct jsonread_value *f, enum field k, int required, double lo, double hi, long *out, char *err)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     double x;
 
-    if (!v) {
+    if (f[k].type == JSONREAD_ABSENT) {
         if (required)
-            snprintf(err, TASK_ERR_LEN, "missing %s", name);
+            snprintf(err, TASK_ERR_LEN, "missing %s", field_names[k]);
         return required ? -1 : 0;
     }
-    x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    x = f[k].type == JSONREAD_NUMBER ? jsonread_number(&f[k]) : NAN;
     if (!(x >= lo && x <= hi) || x != floor(x)) {
-        snprintf(err, TASK_ERR_LEN, "%s must be an integer from %.0f to %.0f", name, lo, hi);
+        snprintf(err, TASK_ERR_LEN, "%s must be an integer from %.0f to %.0f", field_names[k], lo, hi);
         return -1;
     }
     *out = (long)x;
     return 0;
 }
 
-/* Read the two operands of a task of type 't->type' from the array 'ops' into 't'. Returns 0, or -1 with a reason
+/* Read the two operands of a task of type 't->type' from the array field into 't'. Returns 0, or -1 with a reason
  * in 'err'. */
-static int decode_operands(const cJSON *ops, struct task *t, char *err)
+static int decode_operands(const struct jsonread_value *f, struct task *t, char *err)
 {
-    const cJSON *v;
-    int i = 0;
+    struct jsonread_value v[2];
 
-    if (!cJSON_IsArray(ops) || cJSON_GetArraySize(ops) != 2) {
+    if (f[F_OPERANDS].type != JSONREAD_ARRAY || jsonread_array(&f[F_OPERANDS], v, 2) != 2) {
         snprintf(err, TASK_ERR_LEN, "operands must be an array of 2 values");
         return -1;
     }
-    cJSON_ArrayForEach(v, ops) {
+    for (int i = 0; i < 2; i++) {
         if (t->type == TASK_NUMBER) {
-            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+            t->arg[i].num = v[i].type == JSONREAD_NUMBER ? jsonread_number(&v[i]) : NAN;
+            if (!isfinite(t->arg[i].num)) {
                 snprintf(err, TASK_ERR_LEN, "operands of a NUMBER task must be finite numbers");
                 return -1;
             }
-            t->arg[i].num = v->valuedouble;
         } else {
-            if (!cJSON_IsString(v)) {
+            if (v[i].type != JSONREAD_STRING) {
                 snprintf(err, TASK_ERR_LEN, "operands of a STRING task must be strings");
                 return -1;
             }
-            t->arg[i].len = strlen(v->valuestring);
-            t->arg[i].str = malloc(t->arg[i].len + 1);
+            t->arg[i].str = jsonread_string_dup(&v[i], &t->arg[i].len);
             if (!t->arg[i].str) {
                 snprintf(err, TASK_ERR_LEN, "out of memory");
                 return -1;
             }
-            memcpy(t->arg[i].str, v->valuestring, t->arg[i].len + 1);
         }
-        i++;
     }
     return 0;
 }
 
-/* Read the fields of an MSG_TASK from 'obj' into 'ev'. Returns 0, or -1 with a reason in 'err'. */
-static int decode_task(const cJSON *obj, struct msg *ev, char *err)
+/* Read the fields of an MSG_TASK into 'ev'. Returns 0, or -1 with a reason in 'err'. */
+static int decode_task(const struct jsonread_value *f, struct msg *ev, char *err)
 {
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "task");
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(obj, "subtask");
+    char name[16];
 
     if (!ev->reply_to) {
         snprintf(err, TASK_ERR_LEN, "missing replyTo");
         return -1;
     }
-    if (task_type_parse(cJSON_GetStringValue(type), &ev->task.type) < 0) {
+    if (task_type_parse(small_string(f, F_TASK, name, sizeof name), &ev->task.type) < 0) {
         snprintf(err, TASK_ERR_LEN, "task must be \"NUMBER\" or \"STRING\"");
         return -1;
     }
-    if (task_op_parse(cJSON_GetStringValue(op), &ev->task.op) < 0) {
+    if (task_op_parse(small_string(f, F_SUBTASK, name, sizeof name), &ev->task.op) < 0) {
         snprintf(err, TASK_ERR_LEN, "subtask must be \"ADD\", \"SUBTRACT\", \"MULTIPLY\" or \"DIVIDE\"");
         return -1;
     }
-    if (decode_operands(cJSON_GetObjectItemCaseSensitive(obj, "operands"), &ev->task, err) < 0)
+    if (decode_operands(f, &ev->task, err) < 0)
         return -1;
-    if (get_string(obj, "requestBody", 0, &ev->request, err) < 0)
+    if (get_string(f, F_REQUEST, 0, &ev->request, err) < 0)
         return -1;
     long handoff = 0;
-    if (get_integer(obj, "handoff", 0, 0, MSG_MAX_HANDOFF, &handoff, err) < 0)
+    if (get_integer(f, F_HANDOFF, 0, 0, MSG_MAX_HANDOFF, &handoff, err) < 0)
         return -1;
     ev->handoff = (int)handoff;
-    if (get_integer(obj, "keepS", 0, 0, MSG_MAX_KEEP_S, &ev->keep_s, err) < 0)
+    if (get_integer(f, F_KEEP, 0, 0, MSG_MAX_KEEP_S, &ev->keep_s, err) < 0)
         return -1;
-    const cJSON *async = cJSON_GetObjectItemCaseSensitive(obj, "async");
-    if (async && !cJSON_IsBool(async)) {
+    enum jsonread_type async = f[F_ASYNC].type;
+    if (async != JSONREAD_ABSENT && async != JSONREAD_TRUE && async != JSONREAD_FALSE) {
         snprintf(err, TASK_ERR_LEN, "async must be a boolean");
         return -1;
     }
-    ev->async = cJSON_IsTrue(async);
-    return get_integer(obj, "timeoutMs", 1, 1, MSG_MAX_TIMEOUT_MS, &ev->timeout_ms, err);
+    ev->async = async == JSONREAD_TRUE;
+    return get_integer(f, F_TIMEOUT, 1, 1, MSG_MAX_TIMEOUT_MS, &ev->timeout_ms, err);
 }
 
 /* Require 'field' (already read into 'value') when 'needed'. Returns 0, or -1 with a reason in 'err'. */
@@ -319,32 +335,31 @@ static int require(const char *value, int needed, const char *field, const char 
     return 0;
 }
 
-/* Read the fields of an MSG_RESULT or MSG_HISTORY from 'obj' into 'ev': a result needs a status; a 200 needs its
- * result or history, any other status an error; a history query needs the reply channel and a valid task id.
- * Returns 0, or -1 with a reason in 'err'. */
-static int decode_answer(const cJSON *obj, struct msg *ev, char *err)
+/* Read the fields of an MSG_RESULT or MSG_HISTORY into 'ev': a result needs a status; a 200 needs its result or
+ * history, any other status an error; a history query needs the reply channel and a valid task id. Returns 0, or
+ * -1 with a reason in 'err'. */
+static int decode_answer(const struct jsonread_value *f, struct msg *ev, char *err)
 {
     long status = 0;
 
-    if (get_integer(obj, "status", ev->kind == MSG_RESULT, 100, 599, &status, err) < 0)
+    if (get_integer(f, F_STATUS, ev->kind == MSG_RESULT, 100, 599, &status, err) < 0)
         return -1;
     ev->status = (int)status;
-    if (get_string(obj, "error", 0, &ev->error, err) < 0 || get_token(obj, ev, err) < 0)
+    if (get_string(f, F_ERROR, 0, &ev->error, err) < 0 || get_token(f, ev, err) < 0)
         return -1;
     if (ev->kind == MSG_HISTORY && status == 0)
-        return get_name(obj, "requestBody", 1, TASK_ID_LEN - 1, &ev->request, err) < 0 ? -1
+        return get_name(f, F_REQUEST, 1, TASK_ID_LEN - 1, &ev->request, err) < 0 ? -1
                : require(ev->reply_to, 1, "replyTo", "a history query needs one", err);
     if (ev->kind == MSG_HISTORY) {
-        if (get_string(obj, "requestBody", 0, &ev->request, err) < 0 ||
-            get_string(obj, "history", 0, &ev->history, err) < 0)
+        if (get_string(f, F_REQUEST, 0, &ev->request, err) < 0 || get_string(f, F_HISTORY, 0, &ev->history, err) < 0)
             return -1;
         return require(ev->history, status == 200, "history", "status 200", err) < 0 ? -1
                : require(ev->error, status != 200, "error", "status is not 200", err);
     }
     long retry_after = 0;
-    if (get_string(obj, "result", 0, &ev->result, err) < 0 ||
-        get_name(obj, "replica", 0, REPLICA_NAME_MAX, &ev->replica, err) < 0 ||
-        get_integer(obj, "retryAfter", 0, 1, MSG_MAX_RETRY_AFTER_S, &retry_after, err) < 0)
+    if (get_string(f, F_RESULT, 0, &ev->result, err) < 0 ||
+        get_name(f, F_REPLICA, 0, REPLICA_NAME_MAX, &ev->replica, err) < 0 ||
+        get_integer(f, F_RETRY_AFTER, 0, 1, MSG_MAX_RETRY_AFTER_S, &retry_after, err) < 0)
         return -1;
     ev->retry_after_s = (int)retry_after;
     if (status == 202) {
@@ -359,47 +374,69 @@ static int decode_answer(const cJSON *obj, struct msg *ev, char *err)
            : require(ev->error, status != 200, "error", "status is not 200", err);
 }
 
-/* Read the kind and id of 'obj' into 'ev'. Returns 0, or -1 with a reason in 'err'. */
-static int decode_header(const cJSON *obj, struct msg *ev, char *err)
+/* Read the kind and id into 'ev'. Returns 0, or -1 with a reason in 'err'. */
+static int decode_header(const struct jsonread_value *f, struct msg *ev, char *err)
 {
-    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "kind"));
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "id"));
-    size_t i, n;
+    size_t i;
 
-    if (!kind) {
+    if (f[F_KIND].type != JSONREAD_STRING) {
         snprintf(err, TASK_ERR_LEN, "missing kind");
         return -1;
     }
     for (i = 0; i < sizeof kind_names / sizeof kind_names[0]; i++)
-        if (strcmp(kind, kind_names[i]) == 0)
+        if (jsonread_string_is(&f[F_KIND], kind_names[i]))
             break;
     if (i == sizeof kind_names / sizeof kind_names[0]) {
         snprintf(err, TASK_ERR_LEN, "unknown kind (not task, result or history)");
         return -1;
     }
     ev->kind = (enum msg_kind)i;
-    if (!id || id[0] == '\0') {
+    if (f[F_ID].type != JSONREAD_STRING || f[F_ID].len == 0) {
         snprintf(err, TASK_ERR_LEN, "missing id");
         return -1;
     }
-    n = strlen(id);
-    if (n >= TASK_ID_LEN) {
+    if (!small_string(f, F_ID, ev->id, sizeof ev->id)) {
         snprintf(err, TASK_ERR_LEN, "id is longer than %d characters", TASK_ID_LEN - 1);
         return -1;
     }
-    if (!msg_valid_name(id, TASK_ID_LEN - 1)) {
+    if (!msg_valid_name(ev->id, TASK_ID_LEN - 1)) {
+        ev->id[0] = '\0';
         snprintf(err, TASK_ERR_LEN, "id must be letters, digits, '-', '_' or '.'");
         return -1;
     }
-    memcpy(ev->id, id, n + 1);
     return 0;
+}
+
+/* The reason a message jsonread refused is refused for. */
+static void json_error(enum jsonread_error e, char *err)
+{
+    switch (e) {
+    case JSONREAD_NOT_OBJECT:
+        snprintf(err, TASK_ERR_LEN, "message must be a JSON object");
+        break;
+    case JSONREAD_UTF8:
+        snprintf(err, TASK_ERR_LEN, "message is not valid UTF-8");
+        break;
+    case JSONREAD_NUL:
+        snprintf(err, TASK_ERR_LEN, "message contains \\u0000");
+        break;
+    case JSONREAD_DEPTH:
+        snprintf(err, TASK_ERR_LEN, "message nests deeper than %d levels", JSONREAD_MAX_DEPTH);
+        break;
+    case JSONREAD_NUMBER_LONG:
+        snprintf(err, TASK_ERR_LEN, "message has a number longer than %d characters", JSONREAD_NUMBER_MAX);
+        break;
+    default:
+        snprintf(err, TASK_ERR_LEN, "message is not valid JSON");
+        break;
+    }
 }
 
 int msg_decode(const char *text, size_t len, struct msg *ev, char *err)
 {
-    cJSON *root = NULL;
-    const char *end = NULL;
-    int rc = -1, scan;
+    struct jsonread_value f[F_COUNT];
+    enum jsonread_error e;
+    int rc = -1;
 
     memset(ev, 0, sizeof *ev);
     if (!text || len == 0) {
@@ -410,27 +447,16 @@ int msg_decode(const char *text, size_t len, struct msg *ev, char *err)
         snprintf(err, TASK_ERR_LEN, "message is larger than %ld bytes", MSG_MAX_LEN);
         goto out;
     }
-    scan = task_json_scan(text, len);
-    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    while (root && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-        end++;
-    if (!root || scan == TASK_SCAN_CONTROL || end != text + len) {
-        snprintf(err, TASK_ERR_LEN, "message is not valid JSON");
+    e = jsonread_object(text, len, field_names, F_COUNT, f);
+    if (e != JSONREAD_OK) {
+        json_error(e, err);
         goto out;
     }
-    if (scan != TASK_SCAN_OK) {
-        snprintf(err, TASK_ERR_LEN, "message %s", scan == TASK_SCAN_UTF8 ? "is not valid UTF-8" : "contains \\u0000");
+    if (decode_header(f, ev, err) < 0 || get_channel(f, ev, err) < 0 ||
+        get_name(f, F_ORIGIN, 0, REPLICA_NAME_MAX, &ev->origin, err) < 0 || get_trace(f, ev, err) < 0)
         goto out;
-    }
-    if (!cJSON_IsObject(root)) {
-        snprintf(err, TASK_ERR_LEN, "message must be a JSON object");
-        goto out;
-    }
-    if (decode_header(root, ev, err) < 0 || get_channel(root, ev, err) < 0 ||
-        get_name(root, "origin", 0, REPLICA_NAME_MAX, &ev->origin, err) < 0 || get_trace(root, ev, err) < 0)
-        goto out;
-    if (ev->kind == MSG_TASK ? (decode_task(root, ev, err) < 0 || get_token(root, ev, err) < 0)
-                             : decode_answer(root, ev, err) < 0)
+    if (ev->kind == MSG_TASK ? (decode_task(f, ev, err) < 0 || get_token(f, ev, err) < 0)
+                             : decode_answer(f, ev, err) < 0)
         goto out;
     rc = 0;
 out:
@@ -444,7 +470,6 @@ out:
         memcpy(ev->id, id, sizeof id);
         ev->reply_to = reply_to;
     }
-    cJSON_Delete(root);
     return rc;
 }
 

@@ -1,6 +1,8 @@
 /* Classification of an HTTP request body into a task, and the names of task types and operations. */
 #include "task.h"
 
+#include "jsonread.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,34 +28,6 @@ static int only_space(const char *p, const char *end)
     return p == end;
 }
 
-/* Return the length of the valid UTF-8 sequence at 'p' (a byte >= 0x80, 'avail' bytes readable), or 0 when it is
- * not one: overlong forms, surrogates and code points above U+10FFFF are invalid. */
-static size_t utf8_seq_len(const unsigned char *p, size_t avail)
-{
-    unsigned lo = 0x80, hi = 0xBF;
-    size_t n, i;
-
-    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-        n = 2;
-    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        n = 3;
-        lo = p[0] == 0xE0 ? 0xA0 : lo;
-        hi = p[0] == 0xED ? 0x9F : hi;
-    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        n = 4;
-        lo = p[0] == 0xF0 ? 0x90 : lo;
-        hi = p[0] == 0xF4 ? 0x8F : hi;
-    } else {
-        return 0;
-    }
-    if (avail < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
 int task_json_scan(const char *text, size_t len)
 {
     const unsigned char *p = (const unsigned char *)text, *end = p + len;
@@ -61,7 +35,7 @@ int task_json_scan(const char *text, size_t len)
 
     while (p < end) {
         if (*p >= 0x80) {
-            size_t n = utf8_seq_len(p, (size_t)(end - p));
+            size_t n = jsonread_utf8_len(p, (size_t)(end - p));
             if (n == 0)
                 return TASK_SCAN_UTF8;
             p += n;

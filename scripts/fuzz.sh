@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$artifacts"
 failed=0
-for name in task msg router; do
+for name in task msg router json; do
   cp -r "$top/tests/fuzz/corpus/$name" "$work/$name"
   args=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1
         -artifact_prefix="$artifacts/$name-")
