@@ -140,7 +140,15 @@ class Dashboard(unittest.TestCase):
             return None
 
     def rows(self, table_id):
-        return self.driver.find_elements("css selector", f"#{table_id} tbody tr")
+        """The rows of a table as dicts: 'service' and 'replica' (the row's data- attributes) and 'cells' (their
+        texts). Read in one script, so a refresh of the page cannot replace the rows halfway (a stale element)."""
+        return self.driver.execute_script(
+            "return Array.from(document.querySelectorAll(arguments[0]), r => ({service: r.dataset.service, "
+            "replica: r.dataset.replica, cells: Array.from(r.cells, c => c.textContent)}))", f"#{table_id} tbody tr")
+
+    def first_failure_href(self):
+        """The link of the newest failure listed, or None (read in one script, like rows)."""
+        return self.driver.execute_script("const a = document.querySelector('#failures a'); return a && a.href")
 
     def test_routes_and_tokens(self):
         # The page is static and needs no token; its data does.
@@ -181,17 +189,15 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(len(frontends), 2)
 
         def shown():
-            return {(r.get_attribute("data-service"), r.get_attribute("data-replica")) for r in self.rows("replicas")}
+            return {(r["service"], r["replica"]) for r in self.rows("replicas")}
         harness.wait_until("both frontend replicas on the page",
                            lambda: frontends <= {rep for svc, rep in shown() if svc == "frontend"}, WAIT_S)
         self.assertTrue({"frontend", "events", "arithmetic", "string"} <= {svc for svc, _ in shown()}, shown())
         harness.wait_until("replica tasks/s", lambda: all(
-            r.find_elements("css selector", "td")[2].text not in ("–", "") for r in self.rows("replicas")), WAIT_S)
+            r["cells"][2].strip() not in ("–", "") for r in self.rows("replicas")), WAIT_S)
 
         # The latest failures link to their task, which answers 200 with the failure.
-        harness.wait_until("a failure listed", lambda: d.find_elements("css selector", "#failures a"), WAIT_S)
-        link = d.find_elements("css selector", "#failures a")[0]
-        href = link.get_attribute("href")
+        href = harness.wait_until("a failure listed", self.first_failure_href, WAIT_S)
         path = "/" + href.split("/", 3)[3]
         self.assertRegex(path, r"^/task/[0-9a-f]{32}$")
         status, _, view = call(self.ports[1], "GET", path)
@@ -205,7 +211,7 @@ class Dashboard(unittest.TestCase):
         print(f"\nscreenshot: {SCREENSHOT}; load so far: {self.load.statuses}", file=sys.stderr)
 
         # With a token, a click shows the task below the list (a plain link could not send it).
-        d.find_elements("css selector", "#failures a")[0].click()
+        d.execute_script("document.querySelector('#failures a').click()")
         harness.wait_until("the task's view", lambda: '"status": "failed"' in self.text("detail"), WAIT_S)
 
         severe = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
