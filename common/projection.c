@@ -24,9 +24,12 @@
  * -1 when Redis refused one of its commands (the record's failure is its own: the others are still applied).
  * Batching a store commit's records into one call saved Redis a fifth of its time per task (the call's own cost,
  * and one MULTI/EXEC in the AOF per call instead of per record); the records are applied in order, each exactly
- * as if alone. The status only moves forward; created is the earliest record's time; the index members follow both.
- * One task in 16 (its id's last byte) trims what is past the retention from the index sets it touches: listings
- * skip members whose task expired, so trimming on every write cost Redis four calls a task for nothing. A task's
+ * as if alone. The status only moves forward; created is the earliest record's time. The task's index member is in
+ * the one set of its bucket and service (taskview_index_key), moved (ZREM, ZADD) when either or created changes:
+ * four sets a task (all, by status, by service, by both) cost Redis a third of the script's time. Each service a
+ * call indexes is added to taskbus:index:services once per call, for the listings to find its sets. One task in 16
+ * (its id's last byte) trims what is past the retention from the set it writes: listings skip members whose task
+ * expired, so trimming on every write cost Redis a call a task for nothing. A task's
  * outcome, once projected, stays: as in the log, the first one stands (a later one, from a replica that recorded
  * the answer another one kept, holds the same answer). */
 static const char apply_lua[] =
@@ -35,15 +38,10 @@ static const char apply_lua[] =
     "local final = {completed = true, failed = true}\n"
     "local call, format = redis.call, string.format\n"
     "local cutoff = '(' .. format('%016d', now - retention)\n"
-    "local function indexes(st, svc)\n"
-    "  local keys = {'taskbus:tasks'}\n"
-    "  if svc ~= '' then keys[#keys + 1] = 'taskbus:tasks:service:' .. svc end\n"
-    "  if final[st] then\n"
-    "    keys[#keys + 1] = 'taskbus:tasks:status:' .. st\n"
-    "    if svc ~= '' then keys[#keys + 1] = 'taskbus:tasks:status:' .. st .. ':service:' .. svc end\n"
-    "  end\n"
-    "  return keys\n"
+    "local function index_key(st, svc)\n"
+    "  return 'taskbus:index:' .. (final[st] and st or 'open') .. ':' .. svc\n"
     "end\n"
+    "local services = {}\n"
     "local function apply(b)\n"
     "  local id, field, json, status = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]\n"
     "  local service, ttype, at = ARGV[b + 5], ARGV[b + 6], tonumber(ARGV[b + 7])\n"
@@ -71,21 +69,17 @@ static const char apply_lua[] =
     "  if ostatus == '' then call('PEXPIREAT', key, expires) else call('PEXPIREAT', key, expires, 'GT') end\n"
     "  if ocreated == ncreated and ostatus == nstatus and oservice == nservice then return 1 end\n"
     "  local nmember = format('%016d', ncreated) .. ':' .. id\n"
-    "  local omember = ocreated and (format('%016d', ocreated) .. ':' .. id)\n"
-    "  local kept, wanted = {}, {}\n"
-    "  local nkeys = indexes(nstatus, nservice)\n"
-    "  for _, k in ipairs(nkeys) do wanted[k] = true end\n"
-    "  if omember then\n"
-    "    for _, k in ipairs(indexes(ostatus, oservice)) do\n"
-    "      if omember == nmember and wanted[k] then kept[k] = true else call('ZREM', k, omember) end\n"
-    "    end\n"
+    "  local nkey = index_key(nstatus, nservice)\n"
+    "  if ocreated then\n"
+    "    local okey, omember = index_key(ostatus, oservice), format('%016d', ocreated) .. ':' .. id\n"
+    "    if okey == nkey and omember == nmember then return 1 end\n"
+    "    call('ZREM', okey, omember)\n"
     "  end\n"
-    "  local trim = string.byte(id, -1) % 16 == 0\n"
-    "  for _, k in ipairs(nkeys) do\n"
-    "    if not kept[k] then\n"
-    "      call('ZADD', k, 0, nmember)\n"
-    "      if trim then call('ZREMRANGEBYLEX', k, '-', cutoff) end\n"
-    "    end\n"
+    "  call('ZADD', nkey, 0, nmember)\n"
+    "  if string.byte(id, -1) % 16 == 0 then call('ZREMRANGEBYLEX', nkey, '-', cutoff) end\n"
+    "  if not services[nservice] then\n"
+    "    call('SADD', 'taskbus:index:services', nservice)\n"
+    "    services[nservice] = true\n"
     "  end\n"
     "  return 1\n"
     "end\n"
@@ -96,33 +90,57 @@ static const char apply_lua[] =
     "end\n"
     "return done\n";
 
-/* ARGV: index key, cursor ("" for the first page), limit, and the only status to keep ("" for any: pending and
- * running tasks have no set of their own, their listing filters the set of all). Returns the next cursor ("" when
- * there is no more) and then 8 values per task: id, status, taskType, service, created, result, error, code (nil
- * when absent). Members whose hash expired, or of another status, are skipped; at most 1,000 plus ten pages' worth
- * are looked at per call (then the page is short, and the cursor goes on from there). */
+/* ARGV: the bucket to list ("open", "completed" or "failed"; "" for all three), the service ("" for every service
+ * in taskbus:index:services), the cursor ("" for the first page), the limit, and the only status to keep ("" for
+ * any; "pending" or "running" filter the open bucket). Returns the next cursor ("" when there is no more) and then
+ * 8 values per task: id, status, taskType, service, created, result, error, code (nil when absent). The page merges
+ * the index sets of every (bucket, service) asked for, newest first: each set is read in chunks below the cursor,
+ * and a merged chunk is only trusted down to the highest last member of the sets that filled theirs (below it, such
+ * a set may hold members not read yet). Members whose hash expired, or of another status, are skipped; at most
+ * 1,000 plus ten pages' worth are looked at per call (then the page is short, and the cursor goes on from there). */
 static const char list_lua[] =
-    "local key, after, limit, only = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
+    "local bucket, service, after, limit, only = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]\n"
+    "local call = redis.call\n"
+    "local buckets = bucket == '' and {'open', 'completed', 'failed'} or {bucket}\n"
+    "local services = service == '' and call('SMEMBERS', 'taskbus:index:services') or {service}\n"
+    "local keys = {}\n"
+    "for _, b in ipairs(buckets) do\n"
+    "  for _, s in ipairs(services) do keys[#keys + 1] = 'taskbus:index:' .. b .. ':' .. s end\n"
+    "end\n"
     "local max = after == '' and '+' or ('(' .. after)\n"
     "local out, found, scanned, chunk = {''}, 0, 0, math.max(limit, 100)\n"
+    "local function newer(a, b) return a > b end\n"
     "while found < limit and scanned < 1000 + limit * 10 do\n"
-    "  local members = redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, chunk)\n"
-    "  if #members == 0 then return out end\n"
-    "  for _, m in ipairs(members) do\n"
-    "    scanned = scanned + 1\n"
+    "  local merged, floor = {}, nil\n"
+    "  for _, k in ipairs(keys) do\n"
+    "    local members = call('ZREVRANGEBYLEX', k, max, '-', 'LIMIT', 0, chunk)\n"
+    "    for _, m in ipairs(members) do merged[#merged + 1] = m end\n"
+    "    if #members == chunk and (not floor or members[chunk] > floor) then floor = members[chunk] end\n"
+    "  end\n"
+    "  if #merged == 0 then return out end\n"
+    "  table.sort(merged, newer)\n"
+    "  for i, m in ipairs(merged) do\n"
+    "    if (floor and m < floor) or found == limit then break end\n"
     "    max = '(' .. m\n"
-    "    local id = string.sub(m, 18)\n"
-    "    local f = redis.call('HMGET', 'taskbus:task:' .. id, 'status', 'taskType', 'service', 'created',\n"
-    "                         'result', 'error', 'code')\n"
-    "    if f[1] and (only == '' or f[1] == only) then\n"
-    "      out[#out + 1] = id\n"
-    "      for i = 1, 7 do out[#out + 1] = f[i] end\n"
-    "      found = found + 1\n"
-    "      if found == limit then break end\n"
+    "    if m ~= merged[i - 1] then\n"
+    "      scanned = scanned + 1\n"
+    "      local id = string.sub(m, 18)\n"
+    "      local f = call('HMGET', 'taskbus:task:' .. id, 'status', 'taskType', 'service', 'created', 'result',\n"
+    "                     'error', 'code')\n"
+    "      if f[1] and (only == '' or f[1] == only) then\n"
+    "        out[#out + 1] = id\n"
+    "        for j = 1, 7 do out[#out + 1] = f[j] end\n"
+    "        found = found + 1\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "if #redis.call('ZREVRANGEBYLEX', key, max, '-', 'LIMIT', 0, 1) > 0 then out[1] = string.sub(max, 2) end\n"
+    "for _, k in ipairs(keys) do\n"
+    "  if #call('ZREVRANGEBYLEX', k, max, '-', 'LIMIT', 0, 1) > 0 then\n"
+    "    out[1] = string.sub(max, 2)\n"
+    "    break\n"
+    "  end\n"
+    "end\n"
     "return out\n";
 
 #define LIST_FIELDS 8
@@ -588,9 +606,9 @@ int projection_list(struct projection *p, const struct taskview_query *q, projec
 {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", q->limit);
-    const char *argv[4] = { q->key, q->after, limit, q->only };
-    struct call *c = call_new(p, &list_script, 4);
-    for (int i = 0; c && i < 4; i++)
+    const char *argv[5] = { q->bucket, q->service, q->after, limit, q->only };
+    struct call *c = call_new(p, &list_script, 5);
+    for (int i = 0; c && i < 5; i++)
         if (call_push(c, argv[i], strlen(argv[i])) != 0) {
             call_free(c);
             c = NULL;

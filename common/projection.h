@@ -4,9 +4,10 @@
  * as the log's reader returns it) and a summary for listings: status, created (ms), service, taskType, result,
  * error, code. It expires TASK_RETENTION_S after the task's last record; older tasks are read from the log.
  * Listings read sorted sets of members "<created ms, 16 digits>:<id>" (all members score 0, so they sort by
- * creation time): "taskbus:tasks", "taskbus:tasks:status:<s>", "taskbus:tasks:service:<v>" and
- * "taskbus:tasks:status:<s>:service:<v>"; a write of one task in 16 trims what is past the retention from the sets
- * it touches (listings skip the members of expired tasks meanwhile).
+ * creation time), one per bucket and service: "taskbus:index:<bucket>:<service>" (taskview_index_key), the
+ * services seen in "taskbus:index:services". A task is in one set only (most tasks are written to one: their
+ * arrival and outcome are projected together); a listing merges the sets it reads. A write of one task in 16 trims
+ * what is past the retention from the set it touches (listings skip the members of expired tasks meanwhile).
  *
  * Events applies each record after the store acknowledged it (so the projection never shows what the log does
  * not hold) and before any answer that depends on it leaves. A Lua script applies each record (or a task commit's

@@ -203,20 +203,14 @@ char *taskview_render_array(const char *id, const char *array, int *found)
 
 /* ---- listings */
 
+const char *taskview_bucket(enum taskview_status status)
+{
+    return status == TASKVIEW_COMPLETED || status == TASKVIEW_FAILED ? taskview_status_name(status) : "open";
+}
+
 void taskview_index_key(enum taskview_status status, const char *service, char *key)
 {
-    /* Only final statuses have sets of their own; pending and running tasks are the newest ones, so a listing of
-     * them filters the set of all tasks (or of the service) from its newest end. */
-    const char *s = status == TASKVIEW_COMPLETED || status == TASKVIEW_FAILED ? taskview_status_name(status) : NULL;
-    int svc = service && service[0];
-    if (s && svc)
-        snprintf(key, TASKVIEW_KEY_LEN, "taskbus:tasks:status:%s:service:%s", s, service);
-    else if (s)
-        snprintf(key, TASKVIEW_KEY_LEN, "taskbus:tasks:status:%s", s);
-    else if (svc)
-        snprintf(key, TASKVIEW_KEY_LEN, "taskbus:tasks:service:%s", service);
-    else
-        snprintf(key, TASKVIEW_KEY_LEN, "taskbus:tasks");
+    snprintf(key, TASKVIEW_KEY_LEN, "taskbus:index:%s:%s", taskview_bucket(status), service ? service : "");
 }
 
 void taskview_member(long long created_ms, const char *id, char *member)
@@ -251,7 +245,7 @@ int taskview_parse_query(const char *status, const char *service, const char *li
         snprintf(err, TASK_ERR_LEN, "status must be pending, running, completed or failed");
         return -1;
     }
-    if (service && !msg_valid_name(service, 63)) {
+    if (service && !msg_valid_name(service, TASKVIEW_SERVICE_LEN - 1)) {
         snprintf(err, TASK_ERR_LEN, "service must be 1 to 63 characters of letters, digits, '.', '_' and '-'");
         return -1;
     }
@@ -271,7 +265,10 @@ int taskview_parse_query(const char *status, const char *service, const char *li
         }
         memcpy(q->after, after, strlen(after) + 1);
     }
-    taskview_index_key(s, service, q->key);
+    if (s != TASKVIEW_NONE)
+        snprintf(q->bucket, sizeof q->bucket, "%s", taskview_bucket(s));
+    if (service)
+        snprintf(q->service, sizeof q->service, "%s", service);
     if (s == TASKVIEW_PENDING || s == TASKVIEW_RUNNING)
         snprintf(q->only, sizeof q->only, "%s", taskview_status_name(s));
     return 0;

@@ -15,7 +15,8 @@ enum taskview_status { TASKVIEW_NONE, TASKVIEW_PENDING, TASKVIEW_RUNNING, TASKVI
 
 #define TASKVIEW_LIST_MAX 100        /* most tasks on one page of GET /tasks */
 #define TASKVIEW_LIST_DEFAULT 20
-#define TASKVIEW_KEY_LEN 160         /* an index key: "taskbus:tasks:status:<status>:service:<service>" */
+#define TASKVIEW_KEY_LEN 160         /* an index key: "taskbus:index:<bucket>:<service>" */
+#define TASKVIEW_SERVICE_LEN 64      /* a service name: up to 63 characters */
 #define TASKVIEW_CURSOR_LEN 64       /* "<16 digits of created ms>:<task id>" */
 
 /* The status a record of 'type' gives its task ("received" needs 'has_backend' to tell pending from running);
@@ -43,7 +44,8 @@ void taskview_iso8601(long long ms, char *buf);
 
 /* A GET /tasks query, validated. */
 struct taskview_query {
-    char key[TASKVIEW_KEY_LEN];       /* the index sorted set to read */
+    char bucket[16];                  /* the index bucket to read (taskview_bucket); "" for all of them */
+    char service[TASKVIEW_SERVICE_LEN]; /* the service to list; "" for every service */
     char only[16];                    /* "pending" or "running": keep only tasks of that status; "" keeps all */
     char after[TASKVIEW_CURSOR_LEN];  /* "" for the first page */
     int limit;
@@ -54,9 +56,12 @@ struct taskview_query {
 int taskview_parse_query(const char *status, const char *service, const char *limit, const char *after,
                          struct taskview_query *q, char *err);
 
-/* The index key for tasks of 'status' (TASKVIEW_NONE: any) and 'service' (NULL or "": any), into 'key'
- * (TASKVIEW_KEY_LEN bytes). Only completed and failed tasks have sets of their own (a task enters one once, with
- * its outcome); for pending or running it is the set of all tasks (of the service), to be filtered. */
+/* The index bucket of a task of 'status': completed and failed tasks have one each; pending and running tasks share
+ * "open" (a task moves at most once, with its outcome, so most tasks are written to one index set only). */
+const char *taskview_bucket(enum taskview_status status);
+
+/* The index set of tasks of 'status' and 'service' ("" when the task has none), into 'key' (TASKVIEW_KEY_LEN
+ * bytes): "taskbus:index:<bucket>:<service>", as the projection's apply script writes it. */
 void taskview_index_key(enum taskview_status status, const char *service, char *key);
 
 /* The index member of a task: "<created ms, 16 digits>:<id>", so members sort by creation time, into 'member'

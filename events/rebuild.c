@@ -151,6 +151,60 @@ static int authenticate(redisContext *redis, const char *username, const char *p
     return ok ? 0 : -1;
 }
 
+/* Before 2026-12-08 the listings were indexed in four sorted sets per task ("taskbus:tasks", "...:status:<s>",
+ * "...:service:<v>" and both). A replay does not index a task whose hash it finds already right, so when that layout
+ * is still there, its sets and the task hashes go before the replay (reads fall back to the log meanwhile).
+ * Returns the keys dropped, or -1 with a reason in r->err. */
+static long long drop_old_layout(struct rebuild *r)
+{
+    static const char *const patterns[] = { "taskbus:tasks*", PROJECTION_KEY_PREFIX "*" };
+    redisReply *reply = redisCommand(r->redis, "EXISTS taskbus:tasks");
+    long long dropped = 0;
+    int old = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+
+    if (reply)
+        freeReplyObject(reply);
+    for (size_t i = 0; old && i < sizeof patterns / sizeof patterns[0]; i++) {
+        char cursor[32] = "0";
+        do {
+            reply = redisCommand(r->redis, "SCAN %s MATCH %s COUNT 1000", cursor, patterns[i]);
+            if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+                reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY) {
+                snprintf(r->err, sizeof r->err, "redis refused to list the old index: %s",
+                         reply && reply->type == REDIS_REPLY_ERROR ? reply->str : r->redis->errstr);
+                if (reply)
+                    freeReplyObject(reply);
+                return -1;
+            }
+            snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
+            struct redisReply *keys = reply->element[1];
+            const char **argv = calloc(keys->elements + 1, sizeof *argv);
+            size_t *lens = calloc(keys->elements + 1, sizeof *lens);
+            if (keys->elements > 0 && argv && lens) {
+                argv[0] = "UNLINK";
+                lens[0] = 6;
+                for (size_t k = 0; k < keys->elements; k++) {
+                    argv[k + 1] = keys->element[k]->str;
+                    lens[k + 1] = keys->element[k]->len;
+                }
+                redisReply *gone = redisCommandArgv(r->redis, (int)keys->elements + 1, argv, lens);
+                dropped += gone && gone->type == REDIS_REPLY_INTEGER ? gone->integer : 0;
+                if (gone)
+                    freeReplyObject(gone);
+            }
+            int oom = keys->elements > 0 && (!argv || !lens);
+            free(argv);
+            free(lens);
+            freeReplyObject(reply);
+            if (oom) {
+                snprintf(r->err, sizeof r->err, "out of memory");
+                return -1;
+            }
+        } while (strcmp(cursor, "0") != 0);
+    }
+    return dropped;
+}
+
 int rebuild_run(const char *mongo_uri, const char *host, int port, const char *username, const char *password,
                 long retention_s)
 {
@@ -170,19 +224,27 @@ int rebuild_run(const char *mongo_uri, const char *host, int port, const char *u
     /* Load the script once: every batch of records then goes as EVALSHA. */
     redisReply *loaded = redisCommand(r.redis, "SCRIPT LOAD %s", projection_apply_script());
     int ok = loaded && loaded->type == REDIS_REPLY_STRING && strcmp(loaded->str, projection_apply_sha()) == 0;
+    if (!ok)
+        fprintf(stderr, "events --rebuild: Redis did not load the projection script: %.200s\n",
+                r.redis->errstr[0] ? r.redis->errstr
+                : loaded && loaded->type == REDIS_REPLY_ERROR ? loaded->str : "unexpected answer");
     if (loaded)
         freeReplyObject(loaded);
-    if (!ok) {
-        fprintf(stderr, "events --rebuild: Redis did not load the projection script: %s\n",
-                r.redis->errstr[0] ? r.redis->errstr : "unexpected answer");
+    if (!ok)
         goto out;
-    }
     projection_args_head(retention_s, r.now_ms, r.head[0], r.head[1]);
     const char *head[5] = { "EVALSHA", projection_apply_sha(), "0", r.head[0], r.head[1] };
     for (r.argc = 0; r.argc < 5; r.argc++) {
         r.argv[r.argc] = head[r.argc];
         r.lens[r.argc] = strlen(head[r.argc]);
     }
+    long long dropped = drop_old_layout(&r);
+    if (dropped < 0) {
+        fprintf(stderr, "events --rebuild: %s\n", r.err);
+        goto out;
+    }
+    if (dropped > 0)
+        printf("dropped the index layout before 2026-12-08: keys=%lld\n", dropped);
     long long read = store_scan(mongo_uri, on_record, &r, err);
     if (read >= 0 && !r.err[0])
         send_call(&r);

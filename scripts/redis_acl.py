@@ -45,7 +45,7 @@ def rules(services):
             "(+set +del ~taskbus:idem:*)",
             f"({own_registry} ~taskbus:replicas:frontend)",
             "(+zrangebyscore %R~taskbus:replicas:events)",
-            "(+hgetall +evalsha_ro +eval_ro +zrevrangebylex +hmget %R~taskbus:task:* %R~taskbus:tasks*)",
+            "(+hgetall +evalsha_ro +eval_ro +zrevrangebylex +hmget +smembers %R~taskbus:task:* %R~taskbus:index:*)",
             snapshot("frontend"),
             "(+zrangebyscore +mget %R~taskbus:stats %R~taskbus:stats:*)",
         ],
@@ -55,8 +55,10 @@ def rules(services):
             "(+set +get ~taskbus:outcome:*)",
             f"({own_registry} ~taskbus:replicas:events)",
             "(+zrangebyscore " + " ".join(f"%R~taskbus:replicas:{s}" for s in services) + ")",
-            "(+evalsha +eval +script|load +hmget +hset +pexpiretime +pexpireat +zadd +zrem +zremrangebylex "
-            "~taskbus:task:* ~taskbus:tasks*)",
+            "(+evalsha +eval +script|load +hmget +hset +pexpiretime +pexpireat +zadd +zrem +zremrangebylex +sadd "
+            "~taskbus:task:* ~taskbus:index:*)",
+            # events --rebuild drops the index layout before 2026-12-08 (events/rebuild.c)
+            "(+exists +scan +unlink ~taskbus:task:* ~taskbus:tasks*)",
             snapshot("events"),
         ],
         "backend": [

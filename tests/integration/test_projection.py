@@ -11,6 +11,7 @@ import concurrent.futures
 import datetime
 import http.client
 import json
+import random
 import os
 import re
 import subprocess
@@ -155,10 +156,15 @@ def scan(redis, pattern):
 
 
 def drop_projection(stack):
-    """Delete the projection: keys taskbus:task:* and taskbus:tasks*. Returns how many keys were deleted."""
+    """Delete the projection: keys taskbus:task:* and taskbus:index:*. Returns how many keys were deleted."""
     with stack.redis() as r:
-        keys = scan(r, "taskbus:task:*") + scan(r, "taskbus:tasks*")
+        keys = scan(r, "taskbus:task:*") + scan(r, "taskbus:index:*")
         return r.command("DEL", *keys) if keys else 0
+
+
+def index_member(created_ms, task_id):
+    """The member of a task in its index set: "<created ms, 16 digits>:<id>"."""
+    return f"{int(created_ms):016d}:{task_id}"
 
 
 def projection_ttl_ms(stack, task_id):
@@ -173,15 +179,19 @@ def summary(task_body):
 
 
 def run_rebuild(stack, timeout=60):
-    """Run `events --rebuild` with the stack's daemon environment. Returns (exit code, stdout + stderr)."""
-    proc = subprocess.run([os.path.join(stack.build, "events"), "--rebuild"], env=stack.daemon_env(),
+    """Run `events --rebuild` with the stack's daemon environment (and the events role's credentials, with auth).
+    Returns (exit code, stdout + stderr)."""
+    proc = subprocess.run([os.path.join(stack.build, "events"), "--rebuild"],
+                          env=stack.daemon_env(stack.credentials_env("events")),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     return proc.returncode, proc.stdout.decode(errors="replace")
 
 
 def run_rebuild_with(stack, extra, timeout=60):
-    """`events --rebuild` with the stack's environment changed by 'extra'. Returns (exit code, stdout, stderr)."""
-    proc = subprocess.run([os.path.join(stack.build, "events"), "--rebuild"], env=stack.daemon_env(extra),
+    """`events --rebuild` with the stack's environment (and the events role's credentials, with auth) changed by
+    'extra'. Returns (exit code, stdout, stderr)."""
+    env = stack.daemon_env(dict(stack.credentials_env("events"), **extra))
+    proc = subprocess.run([os.path.join(stack.build, "events"), "--rebuild"], env=env,
                           capture_output=True, timeout=timeout)
     return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
 
@@ -569,13 +579,15 @@ class TaskShape(SharedStack):
                     summary_fields = {k: v for k, v in fields.items() if k not in records}
                     self.assertEqual(summary_fields, dict(status=status, service="arithmetic", taskType="NUMBER",
                                                           created=str(min(w["at"] for w in want.values())), **extra))
-                    for key in ("taskbus:tasks", f"taskbus:tasks:status:{status}", "taskbus:tasks:service:arithmetic",
-                                f"taskbus:tasks:status:{status}:service:arithmetic"):
-                        members = r.command("ZRANGE", key, 0, -1)
-                        self.assertTrue(any(task_id.encode() in m for m in members), f"{task_id} not in {key}")
-                    for other in set(STATUSES) - {status}:
-                        members = r.command("ZRANGE", f"taskbus:tasks:status:{other}", 0, -1)
-                        self.assertFalse(any(task_id.encode() in m for m in members), f"{task_id} in {other}")
+                    # One index set per (bucket, service): completed and failed have theirs, pending and running
+                    # share "open"; the task is in its own and in no other.
+                    own = f"taskbus:index:{status}:arithmetic"
+                    self.assertEqual(r.command("ZSCORE", own, index_member(fields["created"], task_id)), b"0")
+                    for key in scan(r, "taskbus:index:*:*"):
+                        if key.decode() != own:
+                            members = r.command("ZRANGE", key, 0, -1)
+                            self.assertFalse(any(task_id.encode() in m for m in members), f"{task_id} in {key}")
+                    self.assertIn(b"arithmetic", r.command("SMEMBERS", "taskbus:index:services"))
 
     def copy_of_a_task(self, new_id, first_at):
         """Run a task, then write its records back to the log as task 'new_id', the first at 'first_at' (epoch
@@ -747,6 +759,48 @@ class Listing(ReadSideTest):
         self.assertEqual(listed_ids(pages), want)
 
 
+class ListingMerge(ReadSideTest):
+    """600 tasks written straight into the projection, spread unevenly over every (bucket, service) index set, with
+    interleaved creation times: most are pending or running arithmetic ones, so that their set fills the list
+    script's chunks of 100 while the others do not, and a status filter skips half of it (only then can a page of 60
+    or more reach past what it read of that set). A listing merges the sets it reads, newest first."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        rng = random.Random(8)
+        cls.tasks = []      # (member, id, status, service)
+        with cls.stack.redis() as r:
+            for i in range(600):
+                status = ("pending", "running")[i % 2] if i % 10 < 7 else STATUSES[i % 4]
+                service = "arithmetic" if i % 10 < 7 else rng.choice(["arithmetic", "string", ""])
+                task_id, created = f"merge-{i:04d}", 1_800_000_000_000 + rng.randrange(10**9)
+                fields = ["status", status, "created", str(created), "taskType", "NUMBER"]
+                r.command("HSET", f"taskbus:task:{task_id}", *(fields + (["service", service] if service else [])))
+                r.command("ZADD", f"taskbus:index:{'open' if status in ('pending', 'running') else status}:{service}",
+                          0, index_member(created, task_id))
+                r.command("SADD", "taskbus:index:services", service)
+                cls.tasks.append((index_member(created, task_id), task_id, status, service))
+        cls.tasks.sort(reverse=True)
+
+    def expected(self, status=None, service=None):
+        return [t for _, t, st, sv in self.tasks if status in (None, st) and service in (None, sv)]
+
+    def test_merged_pages(self):
+        """Promise: every task is listed exactly once, newest first, across pages of any size and with every
+        filter, whichever index sets it is spread over."""
+        for limit, filters in ((7, {}), (100, {}), (33, {"status": "completed"}), (9, {"status": "running"}),
+                               (100, {"status": "pending"}),
+                               (60, {"status": "running", "service": "arithmetic"}),
+                               (50, {"service": "string"}), (100, {"status": "failed", "service": "arithmetic"}),
+                               (13, {"service": "arithmetic"})):
+            with self.subTest(limit=limit, **filters):
+                want = self.expected(**filters)
+                pages = list_all(self.port, limit, **filters)
+                self.assertEqual(listed_ids(pages), want)
+                self.assertEqual(len(pages), max(1, -(-len(want) // limit)))
+
+
 class ConcurrentReads(SharedStack):
     def test_reads_in_flight_across_registry_refreshes(self):
         """Promise: reads waiting on Redis when the frontend refreshes its registry view (every HEARTBEAT_MS) are
@@ -831,6 +885,39 @@ class Rebuild(ReadSideTest):
                 self.assertNotEqual(code, 0, out + err)
                 self.assertNotIn("rebuilt", out)
                 self.assertIn(names, err)
+
+
+class OldIndexLayout(ReadSideTest):
+    snapshot = Rebuild.snapshot
+
+    def test_rebuild_drops_the_old_index_layout(self):
+        """Promise: a projection written before 2026-12-08 (four index sets per task, "taskbus:tasks*") is
+        migrated by one `events --rebuild`: it drops those sets and the task hashes, replays the log, and every
+        listing and task answers as before; no key of the old layout is left."""
+        ids = self.ids = [self.run_sync('{"a1": 1, "a2": 2}'), self.run_sync('{"a1": "x", "a2": "y"}'),
+                          self.run_sync(DIVIDE_BY_ZERO, status=422)]
+        before = self.snapshot()
+        with self.stack.redis() as r:  # the layout as the old apply script left it: hashes kept, sets renamed
+            for key in scan(r, "taskbus:index:*"):
+                if key != b"taskbus:index:services":
+                    status, service = key.decode().split(":")[2:]
+                    for member in r.command("ZRANGE", key, 0, -1):
+                        for old in ("taskbus:tasks", f"taskbus:tasks:service:{service}",
+                                    f"taskbus:tasks:status:{status}",
+                                    f"taskbus:tasks:status:{status}:service:{service}"):
+                            r.command("ZADD", old, 0, member)
+                r.command("DEL", key)
+        self.assertEqual(get_tasks(self.port).json.get("tasks"), [])
+        code, out, err = run_rebuild_with(self.stack, {})
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("dropped the index layout before 2026-12-08", out)
+        self.assertEqual(self.snapshot(), before)
+        self.assertEqual(listed_ids(before["pages"]), ids[::-1])
+        with self.stack.redis() as r:
+            self.assertEqual(scan(r, "taskbus:tasks*"), [])
+        code, out, err = run_rebuild_with(self.stack, {})  # the next one finds nothing to drop
+        self.assertEqual(code, 0, out + err)
+        self.assertNotIn("dropped", out)
 
 
 class RebuildRefused(ReadSideTest):

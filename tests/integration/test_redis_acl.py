@@ -64,7 +64,8 @@ class RedisAcl(harness.StackTest):
     def test_frontend_only_reads_the_projection(self):
         self.refused("frontend", "HSET", "taskbus:task:x", "status", "completed")
         self.refused("frontend", "DEL", "taskbus:task:x")
-        self.refused("frontend", "ZADD", "taskbus:tasks", "0", "x")
+        self.refused("frontend", "ZADD", "taskbus:index:completed:arithmetic", "0", "x")
+        self.refused("frontend", "SADD", "taskbus:index:services", "x")
         self.refused("frontend", "EVAL", "return redis.call('HSET', 'taskbus:task:x', 'a', 'b')", "0")
         self.refused("frontend", "EVAL_RO", "return redis.call('HSET', 'taskbus:task:x', 'a', 'b')", "0",
                      reason="ERR")

@@ -111,17 +111,21 @@ static void test_query(void)
     struct taskview_query q;
     char err[TASK_ERR_LEN];
     CHECK_INT_EQ(taskview_parse_query(NULL, NULL, NULL, NULL, &q, err), 0);
-    CHECK_STR_EQ(q.key, "taskbus:tasks");
+    CHECK_STR_EQ(q.bucket, "");
+    CHECK_STR_EQ(q.service, "");
     CHECK_INT_EQ(q.limit, TASKVIEW_LIST_DEFAULT);
     CHECK_STR_EQ(q.after, "");
     CHECK_INT_EQ(taskview_parse_query("failed", NULL, "100", NULL, &q, err), 0);
-    CHECK_STR_EQ(q.key, "taskbus:tasks:status:failed");
+    CHECK_STR_EQ(q.bucket, "failed");
+    CHECK_STR_EQ(q.service, "");
     CHECK_STR_EQ(q.only, "");
     CHECK_INT_EQ(q.limit, 100);
     CHECK_INT_EQ(taskview_parse_query(NULL, "string", "1", NULL, &q, err), 0);
-    CHECK_STR_EQ(q.key, "taskbus:tasks:service:string");
+    CHECK_STR_EQ(q.bucket, "");
+    CHECK_STR_EQ(q.service, "string");
     CHECK_INT_EQ(taskview_parse_query("running", "arithmetic", NULL, "0001764619200123:abc-1", &q, err), 0);
-    CHECK_STR_EQ(q.key, "taskbus:tasks:service:arithmetic"); /* filtered: running tasks have no set */
+    CHECK_STR_EQ(q.bucket, "open"); /* filtered: pending and running tasks share it */
+    CHECK_STR_EQ(q.service, "arithmetic");
     CHECK_STR_EQ(q.only, "running");
     CHECK_STR_EQ(q.after, "0001764619200123:abc-1");
 
@@ -135,8 +139,16 @@ static void test_query(void)
     CHECK_INT_EQ(taskview_parse_query(NULL, "a b", NULL, NULL, &q, err), -1);
     /* Empty parameters are absent ones. */
     CHECK_INT_EQ(taskview_parse_query("", "", "", "", &q, err), 0);
-    CHECK_STR_EQ(q.key, "taskbus:tasks");
+    CHECK_STR_EQ(q.bucket, "");
+    CHECK_STR_EQ(q.service, "");
     CHECK_INT_EQ(q.limit, TASKVIEW_LIST_DEFAULT);
+    char key[TASKVIEW_KEY_LEN];
+    taskview_index_key(TASKVIEW_RUNNING, "string", key);
+    CHECK_STR_EQ(key, "taskbus:index:open:string");
+    taskview_index_key(TASKVIEW_FAILED, "", key);
+    CHECK_STR_EQ(key, "taskbus:index:failed:");
+    taskview_index_key(TASKVIEW_COMPLETED, "arithmetic", key);
+    CHECK_STR_EQ(key, "taskbus:index:completed:arithmetic");
     const char *bad_cursors[] = { "garbage", "000176461920012:abc", "000176461920012x:abc", "0001764619200123:",
                                   "0001764619200123:a b", "0001764619200123-abc" };
     for (size_t i = 0; i < sizeof bad_cursors / sizeof *bad_cursors; i++)
