@@ -99,6 +99,39 @@ static void release_replica(struct dispatch *d, struct request *req)
     req->counted = 0;
 }
 
+/* Redis answered the DEL of a refused request's Idempotency-Key, or the bus failed: the refusal may leave now. */
+static void on_unclaimed(void *arg)
+{
+    struct request *req = arg;
+    struct dispatch *d = req->via;
+    req->publishing--;
+    if (req->state == REQUEST_CLAIMING) {
+        char *body = req->response;
+        req->response = NULL;
+        pending_answer_request(d->pending, req, 503, body);
+    }
+    request_release(req, 0);
+}
+
+/* Refuse with 503 (its error body 'body', owned) a request that claimed its Idempotency-Key for a task no events
+ * replica accepted. The key is freed first, and the refusal leaves only once Redis has done it: a client retries
+ * after the 503, through any frontend and so on any Redis connection, and must find the key free (its retry runs
+ * the task), never the claim of a task that was never accepted. When the DEL cannot be sent (the bus is down) the
+ * refusal leaves at once and the claim stays: a retry replays it, and the events replica it names runs the task as
+ * a handed-over one. */
+static void refuse_unclaiming(struct dispatch *d, struct request *req, char *body)
+{
+    pending_forget(d->pending, req);
+    if (d->io.unclaim(d->io.ctx, req->idem_key, on_unclaimed, req) != 0) {
+        pending_answer_request(d->pending, req, 503, body);
+        return;
+    }
+    free(req->response);
+    req->response = body;
+    req->state = REQUEST_CLAIMING;
+    req->publishing++;
+}
+
 static void on_published(long long receivers, void *arg);
 
 /* Publish req->outbound to events replica 'prefer' when it is alive, else to the least loaded live one. Returns 0,
@@ -156,8 +189,9 @@ static void on_published(long long receivers, void *arg)
         if (req->attempts++ >= DISPATCH_MAX_ATTEMPTS || send_outbound(d, req, NULL) != 0) {
             snprintf(error, sizeof error, "no events replica could take the request");
             if (req->idem_key[0] && req->handoff == 0 && req->io_claimed_new)
-                d->io.unclaim(d->io.ctx, req->idem_key);
-            pending_answer_request(d->pending, req, 503, reply_error(error, req->task_id));
+                refuse_unclaiming(d, req, reply_error(error, req->task_id));
+            else
+                pending_answer_request(d->pending, req, 503, reply_error(error, req->task_id));
         }
     } else {
         req->resend = 1;
@@ -368,7 +402,8 @@ static void on_claimed(int rc, const char *stored, void *arg)
         req->io_claimed_new = 1;
         if (dispatch_send(d, req, req->events_id, err) == 0)
             goto out;
-        d->io.unclaim(d->io.ctx, req->idem_key); /* never accepted: a retry may run it */
+        refuse_unclaiming(d, req, reply_error(err, NULL)); /* never accepted: a retry may run it */
+        goto out;
     } else {
         char fp[IDEM_FP_LEN];
         idem_fingerprint(req->body, req->len, fp);

@@ -22,8 +22,10 @@ typedef void (*dispatch_claimed_fn)(int rc, const char *stored, void *arg);
  * once, later, from the loop, with the number of receivers or -1; returns -1 when it cannot send (then 'cb' never
  * runs). 'ready' is 1 while the bus can publish. 'now' is the registry's clock, in ms since the epoch. 'claim'
  * sets key 'key' to 'value' for 'ttl_s' seconds unless it exists, and calls 'cb' once, later, from the loop
- * (returns -1 when it cannot ask: then 'cb' never runs); 'unclaim' deletes the key. */
+ * (returns -1 when it cannot ask: then 'cb' never runs); 'unclaim' deletes the key and calls 'cb' once, later, from
+ * the loop, when Redis has answered or the bus failed (returns -1 when it cannot ask: then 'cb' never runs). */
 typedef void (*dispatch_published_fn)(long long receivers, void *arg);
+typedef void (*dispatch_unclaimed_fn)(void *arg);
 struct dispatch_io {
     int (*publish)(void *ctx, const char *channel, const char *data, size_t len, dispatch_published_fn cb,
                    void *arg);
@@ -31,7 +33,7 @@ struct dispatch_io {
     long long (*now)(void *ctx);
     void *ctx;
     int (*claim)(void *ctx, const char *key, const char *value, long ttl_s, dispatch_claimed_fn cb, void *arg);
-    int (*unclaim)(void *ctx, const char *key);
+    int (*unclaim)(void *ctx, const char *key, dispatch_unclaimed_fn cb, void *arg);
 };
 
 struct metric_series;

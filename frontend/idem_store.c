@@ -43,7 +43,29 @@ int idem_store_claim(struct bus *b, const char *key, const char *value, long ttl
     return 0;
 }
 
-int idem_store_release(struct bus *b, const char *key)
+struct release {
+    dispatch_unclaimed_fn cb;
+    void *arg;
+};
+
+static void on_released(struct redisReply *reply, void *arg)
 {
-    return bus_command(b, NULL, NULL, "DEL " IDEM_STORE_PREFIX "%s", key);
+    struct release *r = arg;
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        LOG_E("event=idempotency_release_failed error=\"%.200s\"", reply->str);
+    r->cb(r->arg);
+    free(r);
+}
+
+int idem_store_release(struct bus *b, const char *key, dispatch_unclaimed_fn cb, void *arg)
+{
+    struct release *r = malloc(sizeof *r);
+    if (!r)
+        return -1;
+    *r = (struct release){ cb, arg };
+    if (bus_command(b, on_released, r, "DEL " IDEM_STORE_PREFIX "%s", key) != 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
 }

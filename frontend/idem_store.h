@@ -13,7 +13,9 @@ struct bus;
 int idem_store_claim(struct bus *b, const char *key, const char *value, long ttl_s, dispatch_claimed_fn cb,
                      void *arg);
 
-/* Forget 'key' (its request was refused before it was accepted, so a retry must be able to run it). */
-int idem_store_release(struct bus *b, const char *key);
+/* Forget 'key' (its request was refused before it was accepted, so a retry must be able to run it). 'cb' runs once
+ * from the loop when Redis has answered (or the bus failed). Returns 0 when asked, -1 when the bus is down or out
+ * of memory ('cb' never runs). */
+int idem_store_release(struct bus *b, const char *key, dispatch_unclaimed_fn cb, void *arg);
 
 #endif

@@ -127,9 +127,9 @@ static int io_claim(void *ctx, const char *key, const char *value, long ttl_s, d
     return idem_store_claim(ctx, key, value, ttl_s, cb, arg);
 }
 
-static int io_unclaim(void *ctx, const char *key)
+static int io_unclaim(void *ctx, const char *key, dispatch_unclaimed_fn cb, void *arg)
 {
-    return idem_store_release(ctx, key);
+    return idem_store_release(ctx, key, cb, arg);
 }
 
 /* Shutdown, once nothing is in flight or the grace has passed: answer what is left, let MHD send it, leave. No

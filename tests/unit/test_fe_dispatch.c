@@ -29,6 +29,8 @@ struct fake {
     char claimed_key[IDEM_KEY_MAX + 1], claimed_value[IDEM_VALUE_LEN], unclaimed[IDEM_KEY_MAX + 1];
     dispatch_claimed_fn claim_cb;     /* a claim waiting for Redis's answer */
     void *claim_arg;
+    dispatch_unclaimed_fn unclaim_cb; /* a DEL of a claim waiting for Redis's answer */
+    void *unclaim_arg;
 };
 
 static int fake_claim(void *ctx, const char *key, const char *value, long ttl_s, dispatch_claimed_fn cb, void *arg)
@@ -44,10 +46,22 @@ static int fake_claim(void *ctx, const char *key, const char *value, long ttl_s,
     return 0;
 }
 
-static int fake_unclaim(void *ctx, const char *key)
+static int fake_unclaim(void *ctx, const char *key, dispatch_unclaimed_fn cb, void *arg)
 {
-    snprintf(((struct fake *)ctx)->unclaimed, IDEM_KEY_MAX + 1, "%s", key);
+    struct fake *f = ctx;
+    snprintf(f->unclaimed, IDEM_KEY_MAX + 1, "%s", key);
+    f->unclaim_cb = cb;
+    f->unclaim_arg = arg;
     return 0;
+}
+
+/* Redis answers the DEL of a claim. */
+static void fake_unclaimed(struct fake *f)
+{
+    dispatch_unclaimed_fn cb = f->unclaim_cb;
+    f->unclaim_cb = NULL;
+    if (CHECK(cb != NULL))
+        cb(f->unclaim_arg);
 }
 
 /* Redis answers the claim: 0 it was free, 1 it holds 'stored', -1 failed. */
@@ -437,8 +451,14 @@ static void test_idempotency_key(void)
     CHECK_INT_EQ(dispatch_task_keyed(e.d, refused, &t, "key-2", err), 0);
     e.fake.refuse = 1;
     fake_claimed(&e.fake, 0, NULL);
-    CHECK_INT_EQ(refused->status, 503);
     CHECK_STR_EQ(e.fake.unclaimed, "key-2");
+    /* The 503 waits for Redis to have freed the key: a retry through another frontend (another connection to
+     * Redis) must find it free, not the claim of a task that was never accepted. */
+    CHECK_INT_EQ(refused->status, 0);
+    CHECK(refused->state != REQUEST_DONE);
+    fake_unclaimed(&e.fake);
+    CHECK_INT_EQ(refused->status, 503);
+    CHECK(refused->state == REQUEST_DONE);
     done(refused);
     task_clear(&t);
     env_free(&e);
