@@ -5,8 +5,11 @@ commit (the outcome with its arrival, records of the pipeline's shape), --batch 
 (from /proc) divided by the tasks.
 
     /usr/bin/python3 bench/projection_cost.py [--tasks 30000] [--repeat 5] [--batch 32] [--aof] [--script file.lua]
+                                              [--direct]
 
---script measures another version of the script (e.g. a candidate change) against the same records. Each round
+--script measures another version of the script (e.g. a candidate change) against the same records. --direct
+measures the same task commits written as events writes them without the script ("direct writes" in
+common/projection.c: HSET, PEXPIREAT NX and GT, ZADD per task, one SADD per batch, pipelined). Each round
 uses a fresh redis-server; the median and the lowest of --repeat rounds are printed (shared machines are noisy).
 """
 import argparse
@@ -52,12 +55,23 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32, help="task commits per script call (events: PROJECTION_BATCH)")
     ap.add_argument("--aof", action="store_true", help="run redis-server with appendonly yes (as the stack does)")
+    ap.add_argument("--direct", action="store_true", help="plain commands, as events writes a first replica's "
+                    "task commits, instead of the script")
     args = ap.parse_args()
-    lua = open(args.script).read() if args.script else apply_script()
+    lua = None if args.direct else open(args.script).read() if args.script else apply_script()
     rounds = sorted(one_round(lua, args.tasks, args.aof, args.batch) for _ in range(args.repeat))
+    what = "direct writes" if args.direct else "--script " + args.script if args.script else "common/projection.c"
     print(f"{args.tasks:,} tasks, {args.repeat} rounds: median {rounds[len(rounds) // 2]:.1f}, lowest {rounds[0]:.1f} "
-          f"µs of Redis CPU per task ({'--script ' + args.script if args.script else 'common/projection.c'}"
-          f"{', append-only file' if args.aof else ''}, {args.batch} per call)")
+          f"µs of Redis CPU per task ({what}{', append-only file' if args.aof else ''}, {args.batch} per call)")
+
+
+def direct_commands(tid, received, outcome, now, retention_ms):
+    """The commands events sends for one task commit written directly (common/projection.c, "direct writes")."""
+    key, created = f"taskbus:task:{tid}", now
+    return [resp("HSET", key, "status", "completed", "created", created, f"{tid}:outcome", outcome, f"{tid}:0",
+                 received, "service", "arithmetic", "taskType", "NUMBER", "result", "15"),
+            resp("PEXPIREAT", key, now + 2 + retention_ms, "NX"), resp("PEXPIREAT", key, now + 2 + retention_ms, "GT"),
+            resp("ZADD", "taskbus:index:completed:arithmetic", 0, f"{created:016d}:{tid}")]
 
 
 def one_round(lua, tasks, aof, per_call):
@@ -70,7 +84,7 @@ def one_round(lua, tasks, aof, per_call):
     try:
         harness.wait_until("redis-server", lambda: harness.Redis(port).command("PING") == "PONG")
         client = harness.Redis(port)
-        sha = client.command("SCRIPT", "LOAD", lua).decode()
+        sha = client.command("SCRIPT", "LOAD", lua).decode() if lua else None
         received = {"_id": "X:0", "task": "X", "seq": 0, "type": "received", "at": {"$date": "2026-12-01T20:00:00.123Z"},
                     "events": "events-host-1-0a1b2c3d", "frontend": "frontend-host-2-4e5f6a7b",
                     "request": '{"a1":5,"a2":10}', "taskType": "NUMBER", "subtask": "ADD", "service": "arithmetic",
@@ -82,6 +96,12 @@ def one_round(lua, tasks, aof, per_call):
         calls, entries = [], []
         for i in range(tasks):
             tid = "%032x" % i
+            if not lua:
+                calls += direct_commands(tid, json.dumps(received).replace("X", tid),
+                                         json.dumps(outcome).replace("X", tid), now + i, 600000)
+                if i % per_call == per_call - 1 or i == tasks - 1:
+                    calls.append(resp("SADD", "taskbus:index:services", "arithmetic"))
+                continue
             entries += [tid, f"{tid}:outcome", json.dumps(outcome).replace("X", tid), "completed", "arithmetic",
                         "NUMBER", now + i + 2, "15", "", "", f"{tid}:0", json.dumps(received).replace("X", tid), now + i]
             if i % per_call == per_call - 1 or i == tasks - 1:
@@ -91,7 +111,7 @@ def one_round(lua, tasks, aof, per_call):
         client.sock.sendall(b"".join(calls))
         for _ in calls:
             reply = client._reply()
-            if not isinstance(reply, list) or any(r != 1 for r in reply):
+            if lua and (not isinstance(reply, list) or any(r != 1 for r in reply)):  # an error reply raises
                 raise RuntimeError(f"the script answered {reply!r}")
         return (cpu_seconds(redis.pid) - before) / tasks * 1e6
     finally:

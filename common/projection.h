@@ -13,7 +13,9 @@
  * not hold) and before any answer that depends on it leaves. A Lua script applies each record (or a task commit's
  * two records at once) atomically and idempotently: applying the same records again, in any order, gives the same
  * projection. That is how `events --rebuild` replays the log into it. One script call carries the records of a
- * whole store commit. The log stays the source of truth. */
+ * whole store commit. A task commit holding a task's arrival and outcome, stored by the replica the task went to
+ * first, is written directly instead, without reading (projection.c, "direct writes"): listings skip the index
+ * members such a write may leave stale. The log stays the source of truth. */
 #ifndef TASKBUS_PROJECTION_H
 #define TASKBUS_PROJECTION_H
 
