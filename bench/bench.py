@@ -438,6 +438,17 @@ def scan_store(db, samples):
             "bad_samples": [t for t in samples if t not in completed]}
 
 
+def json_log_line(line):
+    """The fields of a LOG_FORMAT=json line (a JSON object of strings), or None for any other line."""
+    if not line.startswith("{"):
+        return None
+    try:
+        fields = json.loads(line)
+    except ValueError:
+        return None
+    return {k: v for k, v in fields.items() if isinstance(v, str)} if isinstance(fields, dict) else None
+
+
 def parse_logs(dirname):
     """Per daemon log: the event=stopped line's fields, and warning/error lines."""
     out = {}
@@ -447,11 +458,15 @@ def parse_logs(dirname):
         stopped, warnings = {}, []
         with open(os.path.join(dirname, name), errors="replace") as f:
             for line in f:
-                if "event=stopped" in line:
+                fields = json_log_line(line)  # LOG_FORMAT=json: every value a string
+                if fields is not None and fields.get("event") == "stopped":
+                    stopped = {k: v for k, v in fields.items() if re.fullmatch(r"-?\d+", v)}
+                elif fields is None and "event=stopped" in line:
                     stopped = dict(re.findall(r"(\w+)=(-?\d+)", line.split("event=stopped", 1)[1]))
                 elif "'endSessions'" in line:  # libmongoc at pool destroy; FerretDB v1 lacks it (harmless)
                     continue
-                elif re.search(r"level=(warn|error)\b", line) or "runtime error" in line or "Sanitizer" in line:
+                elif (fields or {}).get("level") in ("warn", "error") or re.search(r"level=(warn|error)\b", line) \
+                        or "runtime error" in line or "Sanitizer" in line:
                     warnings.append(line.rstrip())
         out[name[:-4]] = {"stopped": stopped, "warnings": warnings}
     return out
