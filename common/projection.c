@@ -98,7 +98,9 @@ static const char apply_lua[] =
  * and a merged chunk is only trusted down to the highest last member of the sets that filled theirs (below it, such
  * a set may hold members not read yet). Members whose hash expired, of another status, or whose time is not their
  * task's created (left by a replica the task was handed to: see "direct writes") are skipped; at most 1,000 plus
- * ten pages' worth are looked at per call (then the page is short, and the cursor goes on from there). */
+ * ten pages' worth are looked at per call (then the page is short, and the cursor goes on from there). Members are
+ * compared as ZREVRANGEBYLEX orders them, by their bytes (time first): never with Lua's < on strings, which follows
+ * the locale Redis runs in (strcoll). */
 static const char list_lua[] =
     "local bucket, service, after, limit, only = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]\n"
     "local call = redis.call\n"
@@ -110,18 +112,26 @@ static const char list_lua[] =
     "end\n"
     "local max = after == '' and '+' or ('(' .. after)\n"
     "local out, found, scanned, chunk = {''}, 0, 0, math.max(limit, 100)\n"
-    "local function newer(a, b) return a > b end\n"
+    "local function newer(a, b)\n"
+    "  local ta, tb = tonumber(string.sub(a, 1, 16)), tonumber(string.sub(b, 1, 16))\n"
+    "  if ta ~= tb then return ta > tb end\n"
+    "  for i = 18, math.min(#a, #b) do\n"
+    "    local x, y = string.byte(a, i), string.byte(b, i)\n"
+    "    if x ~= y then return x > y end\n"
+    "  end\n"
+    "  return #a > #b\n"
+    "end\n"
     "while found < limit and scanned < 1000 + limit * 10 do\n"
     "  local merged, floor = {}, nil\n"
     "  for _, k in ipairs(keys) do\n"
     "    local members = call('ZREVRANGEBYLEX', k, max, '-', 'LIMIT', 0, chunk)\n"
     "    for _, m in ipairs(members) do merged[#merged + 1] = m end\n"
-    "    if #members == chunk and (not floor or members[chunk] > floor) then floor = members[chunk] end\n"
+    "    if #members == chunk and (not floor or newer(members[chunk], floor)) then floor = members[chunk] end\n"
     "  end\n"
     "  if #merged == 0 then return out end\n"
     "  table.sort(merged, newer)\n"
     "  for i, m in ipairs(merged) do\n"
-    "    if (floor and m < floor) or found == limit then break end\n"
+    "    if (floor and newer(floor, m)) or found == limit then break end\n"
     "    max = '(' .. m\n"
     "    if m ~= merged[i - 1] then\n"
     "      scanned = scanned + 1\n"
@@ -290,16 +300,10 @@ struct entry {
     char task_id[TASK_ID_LEN];
     char trace[TRACE_ID_LEN];
     int failed;                        /* a direct write: 1 a command could not be sent, 2 Redis refused one */
-    int expired;                       /* a direct write past the retention: nothing to send */
 };
 
-struct call;
-
-/* What a direct write's reply callback gets: its batch and the entry the command belongs to (-1: the batch's). */
-struct direct_ref {
-    struct call *c;
-    int entry;
-};
+/* A direct batch's transaction at most: per entry HSET, two PEXPIREATs, ZADD and maybe a trim; one SADD. */
+#define DIRECT_COMMANDS (PROJECTION_BATCH * 5 + 1)
 
 /* A script call, in flight or (an apply batch) still filling. Its arguments are kept (copied) so that a NOSCRIPT
  * answer (Redis restarted and lost its script cache) can be sent again as EVAL with the script's text. */
@@ -316,8 +320,8 @@ struct call {
     struct entry entry[PROJECTION_BATCH];
     struct call *next;                 /* the queue of batches not sent yet */
     int direct;                        /* a batch of direct writes (no script): PROJECTION_ENTRY_ARGS per entry */
-    int outstanding;                   /* a direct batch sent: replies still due */
-    struct direct_ref ref[PROJECTION_BATCH + 1];
+    int queued;                        /* a direct batch sent: the commands between its MULTI and EXEC */
+    signed char command_entry[DIRECT_COMMANDS]; /* the entry each queued command writes (-1: the batch's SADD) */
 };
 
 struct projection {
@@ -434,49 +438,28 @@ static void applied(struct call *c, struct redisReply *reply)
  * first (no handoff), is the task's whole life so far, and no other writer can have projected more of it: a replica
  * it was handed to later projects through the script (which reads and merges), and an outcome stored by one makes
  * this commit a duplicate, never acknowledged, never projected. So its projection needs no read: it goes as plain
- * commands, HSET of the hash, PEXPIREAT NX and GT (set the expiry on a new hash, only lengthen an existing one),
- * ZADD to its final bucket's set, and once per batch and service SADD to the services. Against the script, Redis
- * spends about half the time per task (bench/projection_cost.py --direct). What the script does that these cannot:
- * remove an older index member of the task. A replica it was handed to may have indexed it under its own (later)
- * arrival; the hash's created is then this commit's earlier one, and listings skip a member whose time is not its
- * task's created. The commands of a batch are pipelined; each entry's callback runs once all its replies are in,
- * in order, as for the script. */
+ * commands in one MULTI/EXEC per batch, HSET of the hash, PEXPIREAT NX and GT (set the expiry on a new hash, only
+ * lengthen an existing one), ZADD to its final bucket's set, and once per batch and service SADD to the services.
+ * The transaction keeps it all-or-nothing, as a script call is (in memory, in the AOF, in a snapshot): a hash never
+ * lands without its expiry or its index member. Against the script, Redis spends about half the time per task
+ * (bench/projection_cost.py --direct). What the script does that these cannot: remove an older index member of the
+ * task. A replica it was handed to may have indexed it under its own (later) arrival; the hash's created is then
+ * this commit's earlier one, and listings skip a member whose time is not its task's created. Each entry's callback
+ * runs once EXEC has answered (or failed), in order, as for the script. */
 
-static void on_direct_reply(struct redisReply *reply, void *arg);
-
-/* Send one command of a direct batch for entry 'entry' (-1: the batch's own). */
-static void direct_send(struct call *c, int entry, int argc, const char **argv, const size_t *lens)
+/* Queue one command of a direct batch's transaction, for entry 'entry' (-1: the batch's own). Returns 0, or -1 when
+ * it could not be sent. */
+static int direct_queue(struct call *c, int entry, int argc, const char **argv, const size_t *lens)
 {
-    struct direct_ref *r = &c->ref[entry < 0 ? PROJECTION_BATCH : entry];
-    *r = (struct direct_ref){ c, entry };
-    if (bus_command_argv(c->p->bus, on_direct_reply, r, argc, argv, lens) == 0)
-        c->outstanding++;
-    else if (entry >= 0)
-        c->entry[entry].failed = 1;
+    if (c->queued == DIRECT_COMMANDS || bus_command_argv(c->p->bus, NULL, NULL, argc, argv, lens) != 0)
+        return -1;
+    c->command_entry[c->queued++] = (signed char)entry;
+    return 0;
 }
 
-/* Once every reply of a direct batch is in: each entry's fate and callback, then the batch goes. */
-static void direct_release(struct call *c)
-{
-    if (--c->outstanding > 0)
-        return;
-    for (int i = 0; i < c->entries; i++)
-        report(c->p, &c->entry[i], c->entry[i].failed == 1 ? "redis is not reachable"
-                                   : c->entry[i].failed ? "redis refused the record" : NULL);
-    call_free(c);
-}
-
-static void on_direct_reply(struct redisReply *reply, void *arg)
-{
-    struct direct_ref *r = arg;
-    struct call *c = r->c;
-    if (r->entry >= 0 && (!reply || reply->type == REDIS_REPLY_ERROR) && !c->entry[r->entry].failed)
-        c->entry[r->entry].failed = reply ? 2 : 1;
-    direct_release(c);
-}
-
-/* Send entry 'i''s commands: its arguments are the script's (PROJECTION_ENTRY_ARGS from argv[i * that]). */
-static void direct_entry(struct call *c, int i, long long retention_ms, const char *cutoff)
+/* Queue entry 'i''s commands: its arguments are the script's (PROJECTION_ENTRY_ARGS from argv[i * that]). Returns
+ * 0, or -1 when one could not be sent. */
+static int direct_entry(struct call *c, int i, long long retention_ms, const char *cutoff)
 {
     char *const *a = c->argv + (size_t)i * PROJECTION_ENTRY_ARGS;
     const size_t *n = c->lens + (size_t)i * PROJECTION_ENTRY_ARGS;
@@ -490,8 +473,8 @@ static void direct_entry(struct call *c, int i, long long retention_ms, const ch
     taskview_member(created, a[0], member);
     taskview_index_key(taskview_status_parse(a[3]), a[4], index);
 
-    const char *hset[22] = { "HSET", key, "status", a[3], "created", created_s, a[1], a[2], a[10], a[11] };
-    size_t hlen[22] = { 4, strlen(key), 6, n[3], 7, strlen(created_s), n[1], n[2], n[10], n[11] };
+    const char *hset[20] = { "HSET", key, "status", a[3], "created", created_s, a[1], a[2], a[10], a[11] };
+    size_t hlen[20] = { 4, strlen(key), 6, n[3], 7, strlen(created_s), n[1], n[2], n[10], n[11] };
     int argc = 10;
     static const char *const names[] = { "service", "taskType", "result", "error", "code" };
     static const int from[] = { 4, 5, 7, 8, 9 };
@@ -502,38 +485,68 @@ static void direct_entry(struct call *c, int i, long long retention_ms, const ch
             hset[argc] = a[from[k]];
             hlen[argc++] = n[from[k]];
         }
-    direct_send(c, i, argc, hset, hlen);
+    if (direct_queue(c, i, argc, hset, hlen) != 0)
+        return -1;
     for (int k = 0; k < 2; k++) {
         const char *expire[4] = { "PEXPIREAT", key, expires, k ? "GT" : "NX" };
         const size_t elen[4] = { 9, strlen(key), strlen(expires), 2 };
-        direct_send(c, i, 4, expire, elen);
+        if (direct_queue(c, i, 4, expire, elen) != 0)
+            return -1;
     }
     const char *zadd[4] = { "ZADD", index, "0", member };
     const size_t zlen[4] = { 4, strlen(index), 1, strlen(member) };
-    direct_send(c, i, 4, zadd, zlen);
-    if ((unsigned char)a[0][n[0] - 1] % 16 == 0) {
-        const char *trim[4] = { "ZREMRANGEBYLEX", index, "-", cutoff };
-        const size_t tlen[4] = { 14, strlen(index), 1, strlen(cutoff) };
-        direct_send(c, i, 4, trim, tlen);
-    }
+    if (direct_queue(c, i, 4, zadd, zlen) != 0)
+        return -1;
+    if ((unsigned char)a[0][n[0] - 1] % 16 != 0)
+        return 0;
+    const char *trim[4] = { "ZREMRANGEBYLEX", index, "-", cutoff };
+    const size_t tlen[4] = { 14, strlen(index), 1, strlen(cutoff) };
+    return direct_queue(c, i, 4, trim, tlen);
 }
 
-/* Send a direct batch: each entry's commands, then SADD of the services it indexed. The entries' callbacks run once
- * every reply is in (at once when nothing could be sent). */
+/* Each entry's fate and callback, then the batch goes. */
+static void direct_finish(struct call *c)
+{
+    for (int i = 0; i < c->entries; i++)
+        report(c->p, &c->entry[i], c->entry[i].failed == 1 ? "redis is not reachable"
+                                   : c->entry[i].failed ? "redis refused the record" : NULL);
+    call_free(c);
+}
+
+/* EXEC's answer: one reply per queued command, an error for each one Redis refused (and an error, or NULL, when
+ * the whole transaction was refused or lost: then every entry failed). */
+static void on_exec(struct redisReply *reply, void *arg)
+{
+    struct call *c = arg;
+    int whole = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)c->queued;
+    for (int k = 0; k < c->queued; k++) {
+        if (whole && reply->element[k]->type != REDIS_REPLY_ERROR)
+            continue;
+        for (int i = 0; i < c->entries; i++) /* a refused SADD (-1) fails the batch: its services may be unlisted */
+            if (c->command_entry[k] < 0 || c->command_entry[k] == i)
+                c->entry[i].failed = reply ? 2 : 1;
+    }
+    direct_finish(c);
+}
+
+/* Send a direct batch: MULTI, each entry's commands, SADD of the services it indexed, EXEC. When a command cannot
+ * be sent the transaction is discarded (so the connection is never left inside one) and every entry fails. */
 static void send_direct(struct call *c)
 {
     long long now = clock_wall_ms(), retention_ms = c->p->retention_s * 1000LL;
     char cutoff[TASKVIEW_CURSOR_LEN];
     const char *sadd[2 + PROJECTION_BATCH] = { "SADD", "taskbus:index:services" };
     size_t slen[2 + PROJECTION_BATCH] = { 4, 22 };
-    int services = 2;
+    const char *multi = "MULTI", *exec = "EXEC", *discard = "DISCARD";
+    size_t five = 5, four = 4, seven = 7;
+    int services = 2, ok = bus_command_argv(c->p->bus, NULL, NULL, 1, &multi, &five) == 0;
+    int opened = ok;
     snprintf(cutoff, sizeof cutoff, "(%016lld", now - retention_ms);
-    c->outstanding = 1; /* held while sending */
-    for (int i = 0; i < c->entries; i++) {
+    for (int i = 0; ok && i < c->entries; i++) {
         char *const *a = c->argv + (size_t)i * PROJECTION_ENTRY_ARGS;
         if (strtoll(a[6], NULL, 10) + retention_ms <= now) /* its task would expire at once */
             continue;
-        direct_entry(c, i, retention_ms, cutoff);
+        ok = direct_entry(c, i, retention_ms, cutoff) == 0;
         int seen = 0;
         for (int k = 2; k < services && !seen; k++)
             seen = strcmp(sadd[k], a[4]) == 0;
@@ -542,9 +555,19 @@ static void send_direct(struct call *c)
             slen[services++] = c->lens[(size_t)i * PROJECTION_ENTRY_ARGS + 4];
         }
     }
-    if (services > 2)
-        direct_send(c, -1, services, sadd, slen);
-    direct_release(c);
+    if (ok && c->queued == 0) { /* every entry past the retention: nothing to write */
+        bus_command_argv(c->p->bus, NULL, NULL, 1, &discard, &seven);
+        direct_finish(c);
+        return;
+    }
+    ok = ok && (services == 2 || direct_queue(c, -1, services, sadd, slen) == 0);
+    if (ok && bus_command_argv(c->p->bus, on_exec, c, 1, &exec, &four) == 0)
+        return;
+    if (opened)
+        bus_command_argv(c->p->bus, NULL, NULL, 1, &discard, &seven);
+    for (int i = 0; i < c->entries; i++)
+        c->entry[i].failed = 1;
+    direct_finish(c);
 }
 
 void projection_flush(struct projection *p)

@@ -28,6 +28,8 @@ struct rebuild {
     char head[2][24];
     long long records, applied, expired, skipped; /* records: of the documents read, task commits split */
     struct table *tasks;       /* distinct tasks applied: the key points into the value (a copy of the id) */
+    int migrated;              /* drop_old_layout ran (at the first record, or after an empty scan) */
+    long long *old_dropped;    /* while it runs: the keys it dropped */
     char err[256];
 };
 
@@ -113,11 +115,15 @@ static void apply_record(const bson_t *doc, struct rebuild *r)
     projection_args_clear(&a);
 }
 
+static int migrate_once(struct rebuild *r);
+
 /* A document of the log: one record, or a task commit holding two (logdoc.h), applied arrival first. */
 static void on_record(const bson_t *doc, void *arg)
 {
     struct rebuild *r = arg;
     bson_t received, outcome;
+    if (migrate_once(r) != 0)
+        return;
     if (logdoc_split(doc, &received, &outcome) != 0) {
         apply_record(doc, r);
         return;
@@ -151,58 +157,176 @@ static int authenticate(redisContext *redis, const char *username, const char *p
     return ok ? 0 : -1;
 }
 
+/* Run one command (an argument vector) on the rebuild's connection. Returns its reply (free it), or NULL with a
+ * reason naming 'what' in r->err when Redis failed or refused it. */
+static redisReply *command(struct rebuild *r, const char *what, int argc, const char **argv, const size_t *lens)
+{
+    redisReply *reply = redisCommandArgv(r->redis, argc, argv, lens);
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        snprintf(r->err, sizeof r->err, "redis refused to %s: %.200s", what,
+                 reply ? reply->str : r->redis->errstr[0] ? r->redis->errstr : "no answer");
+        if (reply)
+            freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+#define OLD_ALL "taskbus:tasks"
+#define OLD_PAGE 1000
+
+/* Drop one page of the old layout: the first OLD_PAGE members of taskbus:tasks (every task indexed), their task
+ * hashes (their services noted in 'services' first, for the sets named after them) and the members themselves.
+ * Returns how many members the page had (0: none left), or -1 with a reason in r->err. */
+static long long drop_old_page(struct rebuild *r, struct table *services, long long *dropped)
+{
+    const char *range[] = { "ZRANGE", OLD_ALL, "0", "999" };
+    redisReply *page = command(r, "read the old index", 4, range, NULL);
+    long long n = -1;
+    size_t count = page && page->type == REDIS_REPLY_ARRAY ? page->elements : 0;
+    const char **argv = calloc(2 + count, sizeof *argv);
+    size_t *lens = calloc(2 + count, sizeof *lens);
+    char (*keys)[sizeof PROJECTION_KEY_PREFIX + TASK_ID_LEN] = calloc(count + 1, sizeof *keys);
+    if (!page)
+        goto out;
+    if (!argv || !lens || !keys) {
+        snprintf(r->err, sizeof r->err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const struct redisReply *m = page->element[i];
+        if (m->type != REDIS_REPLY_STRING || m->len < 18 || m->len - 17 >= TASK_ID_LEN) {
+            snprintf(r->err, sizeof r->err, "the old index holds a member that is not a task");
+            goto out;
+        }
+        snprintf(keys[i], sizeof keys[i], PROJECTION_KEY_PREFIX "%s", m->str + 17);
+        argv[i + 1] = keys[i];
+        if (redisAppendCommand(r->redis, "HGET %s service", keys[i]) != REDIS_OK) {
+            snprintf(r->err, sizeof r->err, "redis: out of memory");
+            goto out; /* the connection is useless now: the run ends */
+        }
+    }
+    for (size_t i = 0; i < count; i++) { /* the services, pipelined */
+        redisReply *svc = NULL;
+        if (redisGetReply(r->redis, (void **)&svc) != REDIS_OK || !svc || svc->type == REDIS_REPLY_ERROR) {
+            snprintf(r->err, sizeof r->err, "redis refused to read an old task's service: %.200s",
+                     svc ? svc->str : r->redis->errstr);
+            if (svc)
+                freeReplyObject(svc);
+            goto out;
+        }
+        if (svc->type == REDIS_REPLY_STRING && !table_get(services, svc->str)) {
+            char *copy = strdup(svc->str);
+            if (!copy || table_put(services, copy, copy) != 0)
+                free(copy);
+        }
+        freeReplyObject(svc);
+    }
+    argv[0] = "UNLINK";
+    redisReply *gone = count ? command(r, "drop the old task hashes", (int)count + 1, argv, NULL) : NULL;
+    if (count && !gone)
+        goto out;
+    *dropped += gone && gone->type == REDIS_REPLY_INTEGER ? gone->integer : 0;
+    if (gone)
+        freeReplyObject(gone);
+    argv[0] = "ZREM";
+    argv[1] = OLD_ALL;
+    for (size_t i = 0; i < count; i++) {
+        argv[i + 2] = page->element[i]->str;
+        lens[i + 2] = page->element[i]->len;
+    }
+    lens[0] = 4;
+    lens[1] = strlen(OLD_ALL);
+    redisReply *removed = count ? command(r, "drop the old index", (int)count + 2, argv, lens) : NULL;
+    if (count && !removed)
+        goto out;
+    if (removed)
+        freeReplyObject(removed);
+    n = (long long)count;
+out:
+    if (page)
+        freeReplyObject(page);
+    free(argv);
+    free(lens);
+    free(keys);
+    return n;
+}
+
+static void unlink_old_sets(void *value, void *arg);
+
 /* Before 2026-12-08 the listings were indexed in four sorted sets per task ("taskbus:tasks", "...:status:<s>",
  * "...:service:<v>" and both). A replay does not index a task whose hash it finds already right, so when that layout
- * is still there, its sets and the task hashes go before the replay (reads fall back to the log meanwhile).
- * Returns the keys dropped, or -1 with a reason in r->err. */
+ * is still there, its sets and the task hashes go before the replay (reads fall back to the log meanwhile). It runs
+ * once the log has proved readable (at its first record, or after an empty scan), so a rebuild that cannot read the
+ * log drops nothing. No SCAN: the hashes are found through taskbus:tasks, which indexed every task, and the other
+ * sets by the names their services give them. Returns the keys dropped, or -1 with a reason in r->err. */
 static long long drop_old_layout(struct rebuild *r)
 {
-    static const char *const patterns[] = { "taskbus:tasks*", PROJECTION_KEY_PREFIX "*" };
-    redisReply *reply = redisCommand(r->redis, "EXISTS taskbus:tasks");
-    long long dropped = 0;
-    int old = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
-
-    if (reply)
-        freeReplyObject(reply);
-    for (size_t i = 0; old && i < sizeof patterns / sizeof patterns[0]; i++) {
-        char cursor[32] = "0";
-        do {
-            reply = redisCommand(r->redis, "SCAN %s MATCH %s COUNT 1000", cursor, patterns[i]);
-            if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-                reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY) {
-                snprintf(r->err, sizeof r->err, "redis refused to list the old index: %s",
-                         reply && reply->type == REDIS_REPLY_ERROR ? reply->str : r->redis->errstr);
-                if (reply)
-                    freeReplyObject(reply);
-                return -1;
-            }
-            snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
-            struct redisReply *keys = reply->element[1];
-            const char **argv = calloc(keys->elements + 1, sizeof *argv);
-            size_t *lens = calloc(keys->elements + 1, sizeof *lens);
-            if (keys->elements > 0 && argv && lens) {
-                argv[0] = "UNLINK";
-                lens[0] = 6;
-                for (size_t k = 0; k < keys->elements; k++) {
-                    argv[k + 1] = keys->element[k]->str;
-                    lens[k + 1] = keys->element[k]->len;
-                }
-                redisReply *gone = redisCommandArgv(r->redis, (int)keys->elements + 1, argv, lens);
-                dropped += gone && gone->type == REDIS_REPLY_INTEGER ? gone->integer : 0;
-                if (gone)
-                    freeReplyObject(gone);
-            }
-            int oom = keys->elements > 0 && (!argv || !lens);
-            free(argv);
-            free(lens);
-            freeReplyObject(reply);
-            if (oom) {
-                snprintf(r->err, sizeof r->err, "out of memory");
-                return -1;
-            }
-        } while (strcmp(cursor, "0") != 0);
+    const char *exists[] = { "EXISTS", OLD_ALL };
+    redisReply *reply = command(r, "check for the old index", 2, exists, NULL);
+    long long dropped = 0, page = 1;
+    if (!reply)
+        return -1;
+    int old = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    freeReplyObject(reply);
+    if (!old)
+        return 0;
+    struct table *services = table_new();
+    if (!services) {
+        snprintf(r->err, sizeof r->err, "out of memory");
+        return -1;
     }
-    return dropped;
+    while (page > 0)
+        page = drop_old_page(r, services, &dropped);
+    if (page == 0) {
+        r->old_dropped = &dropped;
+        unlink_old_sets(NULL, r); /* the sets without a service */
+        table_each(services, unlink_old_sets, r);
+    }
+    table_each(services, free_value, NULL);
+    table_free(services);
+    return r->err[0] ? -1 : dropped;
+}
+
+/* UNLINK the old sets of service 'value' (NULL: those without one), counting into r->old_dropped. */
+static void unlink_old_sets(void *value, void *arg)
+{
+    struct rebuild *r = arg;
+    const char *svc = value;
+    char names[5][160];
+    const char *argv[6] = { "UNLINK" };
+    int argc = 1;
+    if (r->err[0])
+        return;
+    if (!svc) {
+        argv[argc++] = OLD_ALL;
+        argv[argc++] = OLD_ALL ":status:completed";
+        argv[argc++] = OLD_ALL ":status:failed";
+    } else {
+        snprintf(names[0], sizeof names[0], OLD_ALL ":service:%s", svc);
+        snprintf(names[1], sizeof names[1], OLD_ALL ":status:completed:service:%s", svc);
+        snprintf(names[2], sizeof names[2], OLD_ALL ":status:failed:service:%s", svc);
+        for (int i = 0; i < 3; i++)
+            argv[argc++] = names[i];
+    }
+    redisReply *gone = command(r, "drop the old index", argc, argv, NULL);
+    if (gone) {
+        *r->old_dropped += gone->type == REDIS_REPLY_INTEGER ? gone->integer : 0;
+        freeReplyObject(gone);
+    }
+}
+
+/* Drop the old layout once, at the first record read or after an empty scan; prints what it dropped. Returns 0, or
+ * -1 with a reason in r->err. */
+static int migrate_once(struct rebuild *r)
+{
+    if (r->migrated)
+        return r->err[0] ? -1 : 0;
+    r->migrated = 1;
+    long long dropped = drop_old_layout(r);
+    if (dropped > 0)
+        printf("dropped the index layout before 2026-12-08: keys=%lld\n", dropped);
+    return dropped < 0 ? -1 : 0;
 }
 
 int rebuild_run(const char *mongo_uri, const char *host, int port, const char *username, const char *password,
@@ -238,14 +362,9 @@ int rebuild_run(const char *mongo_uri, const char *host, int port, const char *u
         r.argv[r.argc] = head[r.argc];
         r.lens[r.argc] = strlen(head[r.argc]);
     }
-    long long dropped = drop_old_layout(&r);
-    if (dropped < 0) {
-        fprintf(stderr, "events --rebuild: %s\n", r.err);
-        goto out;
-    }
-    if (dropped > 0)
-        printf("dropped the index layout before 2026-12-08: keys=%lld\n", dropped);
     long long read = store_scan(mongo_uri, on_record, &r, err);
+    if (read >= 0)
+        migrate_once(&r); /* an empty log: nothing was migrated at a first record */
     if (read >= 0 && !r.err[0])
         send_call(&r);
     if (read >= 0 && !r.err[0])

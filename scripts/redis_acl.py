@@ -57,8 +57,9 @@ def rules(services):
             "(+zrangebyscore " + " ".join(f"%R~taskbus:replicas:{s}" for s in services) + ")",
             "(+evalsha +eval +script|load +hmget +hset +pexpiretime +pexpireat +zadd +zrem +zremrangebylex +sadd "
             "~taskbus:task:* ~taskbus:index:*)",
-            # events --rebuild drops the index layout before 2026-12-08 (events/rebuild.c)
-            "(+exists +scan +unlink ~taskbus:task:* ~taskbus:tasks*)",
+            # events --rebuild drops the index layout before 2026-12-08 (events/rebuild.c; no SCAN, which would list
+            # every key's name)
+            "(+exists +zrange +zrem +hget +unlink ~taskbus:task:* ~taskbus:tasks*)",
             snapshot("events"),
         ],
         "backend": [

@@ -896,7 +896,8 @@ class OldIndexLayout(ReadSideTest):
     def test_rebuild_drops_the_old_index_layout(self):
         """Promise: a projection written before 2026-12-08 (four index sets per task, "taskbus:tasks*") is
         migrated by one `events --rebuild`: it drops those sets and the task hashes, replays the log, and every
-        listing and task answers as before; no key of the old layout is left."""
+        listing and task answers as before; no key of the old layout is left. A rebuild that cannot read the log
+        drops nothing."""
         ids = self.ids = [self.run_sync('{"a1": 1, "a2": 2}'), self.run_sync('{"a1": "x", "a2": "y"}'),
                           self.run_sync(DIVIDE_BY_ZERO, status=422)]
         before = self.snapshot()
@@ -911,6 +912,13 @@ class OldIndexLayout(ReadSideTest):
                             r.command("ZADD", old, 0, member)
                 r.command("DEL", key)
         self.assertEqual(get_tasks(self.port).json.get("tasks"), [])
+        # A rebuild that cannot read the log drops nothing.
+        closed = f"mongodb://127.0.0.1:{harness.free_port()}/taskbus"
+        code, out, err = run_rebuild_with(self.stack, {"MONGO_URI": closed}, timeout=30)
+        self.assertNotEqual(code, 0, out + err)
+        with self.stack.redis() as r:
+            self.assertEqual(r.command("EXISTS", "taskbus:tasks"), 1)
+            self.assertEqual(r.command("EXISTS", *(f"taskbus:task:{t}" for t in ids)), len(ids))
         code, out, err = run_rebuild_with(self.stack, {})
         self.assertEqual(code, 0, out + err)
         self.assertIn("dropped the index layout before 2026-12-08", out)
