@@ -9,7 +9,7 @@ commit (the outcome with its arrival, records of the pipeline's shape), --batch 
 
 --script measures another version of the script (e.g. a candidate change) against the same records. --direct
 measures the same task commits written as events writes them without the script ("direct writes" in
-common/projection.c: HSET, PEXPIREAT NX and GT, ZADD per task, one SADD per batch, pipelined). Each round
+common/projection.c: HSET, PEXPIREAT NX and GT, ZADD per task, one SADD and one MULTI/EXEC per batch). Each round
 uses a fresh redis-server; the median and the lowest of --repeat rounds are printed (shared machines are noisy).
 """
 import argparse
@@ -97,10 +97,12 @@ def one_round(lua, tasks, aof, per_call):
         for i in range(tasks):
             tid = "%032x" % i
             if not lua:
+                if i % per_call == 0:
+                    calls.append(resp("MULTI"))
                 calls += direct_commands(tid, json.dumps(received).replace("X", tid),
                                          json.dumps(outcome).replace("X", tid), now + i, 600000)
                 if i % per_call == per_call - 1 or i == tasks - 1:
-                    calls.append(resp("SADD", "taskbus:index:services", "arithmetic"))
+                    calls += [resp("SADD", "taskbus:index:services", "arithmetic"), resp("EXEC")]
                 continue
             entries += [tid, f"{tid}:outcome", json.dumps(outcome).replace("X", tid), "completed", "arithmetic",
                         "NUMBER", now + i + 2, "15", "", "", f"{tid}:0", json.dumps(received).replace("X", tid), now + i]
