@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (its wrk script and runner)
 import harness  # noqa: E402  (bench put tests/ on the path)
 
-INDEX_PATTERN = "taskbus:index:*"
+INDEX_PATTERN = "taskbus:index:*:*"  # the sets "taskbus:index:<bucket>:<service>", not taskbus:index:services
 HASH_PATTERN = "taskbus:task:*"
 
 
