@@ -26,6 +26,8 @@ struct dispatch {
     struct replica_set *events;
     struct pending *pending;
     struct table *orphans;        /* requests answered 504 whose task is still followed, by correlation id */
+    struct table *claiming;       /* requests waiting for Redis about their Idempotency-Key (its SET, or the DEL
+                                     of a refusal), by correlation id: outside 'pending', but suspended too */
     char self_id[REPLICA_ID_LEN];
     char channel[MSG_CHANNEL_LEN];
     unsigned char random[DISPATCH_RANDOM_POOL]; /* bytes from the OS for ids, used from 'random_used' on */
@@ -39,7 +41,9 @@ struct dispatch *dispatch_new(const struct dispatch_io *io, const struct dispatc
                               struct replica_set *events, struct pending *pending)
 {
     struct dispatch *d = calloc(1, sizeof *d);
-    if (!d || !(d->orphans = table_new())) {
+    if (!d || !(d->orphans = table_new()) || !(d->claiming = table_new())) {
+        if (d)
+            table_free(d->orphans);
         free(d);
         return NULL;
     }
@@ -99,12 +103,33 @@ static void release_replica(struct dispatch *d, struct request *req)
     req->counted = 0;
 }
 
-/* Redis answered the DEL of a refused request's Idempotency-Key, or the bus failed: the refusal may leave now. */
+/* Track 'req' as waiting for Redis about its key: a shutdown answers it (dispatch_answer_claims). Its callback
+ * forgets it again. */
+static void claiming_add(struct dispatch *d, struct request *req)
+{
+    if (table_put(d->claiming, req->id, req) < 0)
+        LOG_W("event=claim_untracked task=%s reason=\"out of memory\"", req->task_id);
+}
+
+static void claiming_forget(struct dispatch *d, struct request *req)
+{
+    if (table_get(d->claiming, req->id) == req)
+        table_remove(d->claiming, req->id);
+}
+
+static void on_late_unclaimed(void *arg)
+{
+    (void)arg;
+}
+
+/* Redis answered the DEL of a refused request's Idempotency-Key, or the bus failed: the refusal may leave now
+ * (unless a shutdown answered it meanwhile). */
 static void on_unclaimed(void *arg)
 {
     struct request *req = arg;
     struct dispatch *d = req->via;
     req->publishing--;
+    claiming_forget(d, req);
     if (req->state == REQUEST_CLAIMING) {
         char *body = req->response;
         req->response = NULL;
@@ -130,6 +155,7 @@ static void refuse_unclaiming(struct dispatch *d, struct request *req, char *bod
     req->response = body;
     req->state = REQUEST_CLAIMING;
     req->publishing++;
+    claiming_add(d, req);
 }
 
 static void on_published(long long receivers, void *arg);
@@ -396,6 +422,13 @@ static void on_claimed(int rc, const char *stored, void *arg)
     char err[TASK_ERR_LEN + IDEM_KEY_MAX], task_id[TASK_ID_LEN], events_id[REPLICA_ID_LEN];
     int status = 503;
     req->publishing--;
+    claiming_forget(d, req);
+    if (req->state != REQUEST_CLAIMING) { /* a shutdown answered it meanwhile: a key it got stays free */
+        if (rc == 0)
+            d->io.unclaim(d->io.ctx, req->idem_key, on_late_unclaimed, NULL);
+        request_release(req, 0);
+        return;
+    }
     if (rc < 0) {
         snprintf(err, sizeof err, "the message bus (Redis) is not reachable");
     } else if (rc == 0) {
@@ -455,6 +488,7 @@ int dispatch_task_keyed(struct dispatch *d, struct request *req, const struct ta
     }
     req->publishing++;
     req->state = REQUEST_CLAIMING;
+    claiming_add(d, req);
     return 0;
 }
 
@@ -581,5 +615,26 @@ void dispatch_free(struct dispatch *d)
         return;
     each_orphan(d, drop_orphan);
     table_free(d->orphans);
+    table_free(d->claiming);
     free(d);
+}
+
+static void collect_claiming(void *value, void *arg)
+{
+    struct request ***next = arg;
+    *(*next)++ = value;
+}
+
+void dispatch_answer_claims(struct dispatch *d, const char *why)
+{
+    size_t n = table_len(d->claiming);
+    struct request **items = calloc(n + 1, sizeof *items), **next = items;
+    if (!items)
+        return;
+    table_each(d->claiming, collect_claiming, &next);
+    for (size_t i = 0; i < n; i++) {
+        table_remove(d->claiming, items[i]->id);
+        pending_answer_request(d->pending, items[i], 503, reply_error(why, NULL));
+    }
+    free(items);
 }

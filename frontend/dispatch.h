@@ -104,6 +104,11 @@ size_t dispatch_orphans(const struct dispatch *d);
 void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *out);
 
 /* Stop following tasks and free. NULL-safe. */
+/* Answer 503 with 'why' every request still waiting for Redis about its Idempotency-Key (a claim, or the DEL of a
+ * refusal): they are suspended outside the pending table, and a shutdown must resume them before it stops the HTTP
+ * server. Their callbacks, when Redis answers or the bus fails, only let them go (and free a key just claimed). */
+void dispatch_answer_claims(struct dispatch *d, const char *why);
+
 void dispatch_free(struct dispatch *d);
 
 #endif

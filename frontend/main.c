@@ -140,6 +140,7 @@ static void finish_stop(void *arg)
     struct app *app = arg;
     event_del(app->grace);
     pending_when_idle(app->pending, NULL, NULL);
+    dispatch_answer_claims(app->dispatch, "the frontend is shutting down");
     pending_answer_all(app->pending, 503, "the frontend is shutting down");
     struct timeval tv = clock_timeval(200);
     event_base_loopexit(app->base, &tv);

@@ -7,6 +7,8 @@ import sys
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
@@ -48,6 +50,36 @@ class Shutdown(unittest.TestCase):
         records = self.stack.history(reply["id"])
         self.assertEqual([r["type"] for r in records], ["received", "failed"])
         self.assertEqual(self.stack.registered("events"), 0, "the stopped replica is still registered")
+
+    def test_frontend_answers_a_claim_that_waits_on_a_frozen_redis(self):
+        """A request with an Idempotency-Key waits for Redis's answer to its claim outside the table of pending
+        requests. SIGTERM while Redis is frozen: the frontend answers it 503 and exits 0 (it used to stop
+        libmicrohttpd with that connection still suspended, which aborts the process)."""
+        redis = next(s for s in self.stack.servers if s.name.startswith("redis"))
+        result = {}
+
+        def keyed():
+            req = urllib.request.Request(f"http://127.0.0.1:{self.port}/task", data=b'{"a1": "x", "a2": "y"}',
+                                         method="POST", headers={"Content-Type": "application/json",
+                                                                 "Idempotency-Key": "frozen-claim-1"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    result["r"] = (resp.status, json.loads(resp.read()))
+            except urllib.error.HTTPError as e:
+                result["r"] = (e.code, json.loads(e.read()))
+        redis.freeze()
+        try:
+            t = threading.Thread(target=keyed)
+            t.start()
+            time.sleep(0.05)  # the claim is sent and waits (a frozen Redis takes the bytes, answers nothing)
+            frontend = next(d for d in self.stack.daemons if d.name.startswith("frontend"))
+            code = frontend.stop()
+        finally:
+            redis.thaw()
+        t.join()
+        self.assertEqual(code, 0, frontend.tail())
+        status, reply = result["r"]
+        self.assertEqual((status, reply.get("error")), (503, "the frontend is shutting down"), reply)
 
     def test_frontend_answers_suspended_requests_before_leaving(self):
         t, result = post_in_background(self.port, '{"a1": 1, "a2": 2}')
@@ -103,7 +135,7 @@ class KeepAliveShutdown(unittest.TestCase):
         harness.wait_until("the frontend to leave the registry", lambda: self.stack.registered("frontend") == 0)
 
     def assert_refused(self, status, headers, reply):
-        self.assertEqual(status, 503, reply)
+        self.assertEqual((status, reply.get("error")), (503, "the frontend is shutting down"), reply)
         self.assertEqual(reply, {"message": "FAIL", "error": "the frontend is shutting down"})
         self.assertEqual(headers.get("connection"), "close")
         self.assertEqual(headers.get("retry-after"), "1")

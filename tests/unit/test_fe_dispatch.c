@@ -464,6 +464,38 @@ static void test_idempotency_key(void)
     env_free(&e);
 }
 
+/* A shutdown answers the requests that wait for Redis about their key (they are suspended outside the pending
+ * table); Redis's late answer then only lets the request go, and frees a key it just claimed. */
+static void test_claims_answered_at_shutdown(void)
+{
+    struct env e;
+    const char *ids[] = { "ev-a", NULL };
+    env_init(&e, 10000, ids);
+    char err[TASK_ERR_LEN];
+    struct task t;
+    const char *body = "{\"a1\": 1, \"a2\": 2}";
+    struct request *req = request_new(e.pending, CONN(7));
+    req->route = ROUTE_TASK;
+    req->len = strlen(body);
+    req->body = strdup(body);
+    task_classify(body, req->len, &t, err);
+    CHECK_INT_EQ(dispatch_task_keyed(e.d, req, &t, "key-9", err), 0);
+    CHECK(req->state == REQUEST_CLAIMING);
+    dispatch_answer_claims(e.d, "the frontend is shutting down");
+    CHECK_INT_EQ(req->status, 503);
+    CHECK(strstr(req->response, "shutting down") != NULL);
+    e.fake.unclaimed[0] = '\0';
+    fake_claimed(&e.fake, 0, NULL); /* Redis answers after all: the key was ours */
+    CHECK_INT_EQ(req->status, 503);
+    CHECK_INT_EQ(e.fake.published, 0);
+    CHECK_STR_EQ(e.fake.unclaimed, "key-9");
+    fake_unclaimed(&e.fake);
+    done(req);
+    dispatch_answer_claims(e.d, "again"); /* nothing is left to answer */
+    task_clear(&t);
+    env_free(&e);
+}
+
 /* Refused before anything is sent: the caller answers 503 itself, nothing is pending or suspended. */
 static void test_refused_before_sending(void)
 {
@@ -756,6 +788,7 @@ int main(void)
     test_bus_failure_waits_for_refresh();
     test_events_replica_vanishes();
     test_idempotency_key();
+    test_claims_answered_at_shutdown();
     test_refused_before_sending();
     test_malformed_messages_are_dropped();
     test_history();
