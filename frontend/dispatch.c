@@ -595,6 +595,11 @@ out:
     msg_clear(&m);
 }
 
+size_t dispatch_in_flight(const struct dispatch *d)
+{
+    return pending_count(d->pending) + table_len(d->claiming);
+}
+
 void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *out)
 {
     *out = d->stats;

@@ -104,6 +104,10 @@ size_t dispatch_orphans(const struct dispatch *d);
 void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *out);
 
 /* Stop following tasks and free. NULL-safe. */
+/* Requests in flight: the pending ones and those waiting for Redis about their Idempotency-Key (what MAX_IN_FLIGHT
+ * bounds and taskbus_http_requests_in_flight shows). */
+size_t dispatch_in_flight(const struct dispatch *d);
+
 /* Answer 503 with 'why' every request still waiting for Redis about its Idempotency-Key (a claim, or the DEL of a
  * refusal): they are suspended outside the pending table, and a shutdown must resume them before it stops the HTTP
  * server. Their callbacks, when Redis answers or the bus fails, only let them go (and free a key just claimed). */

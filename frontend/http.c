@@ -173,7 +173,7 @@ static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
         return respond_error(h, conn, 503, "the message bus (Redis) is not reachable", NULL);
     if (replica_count_alive(h->events, clock_wall_ms()) == 0)
         return respond_error(h, conn, 503, "no events replica is alive", NULL);
-    if ((long)pending_count(h->pending) >= h->cfg.max_in_flight)
+    if ((long)dispatch_in_flight(h->dispatch) >= h->cfg.max_in_flight)
         return respond_error(h, conn, 503, HTTP_TOO_BUSY, NULL);
     const char *refusal = dispatch_refusal(h->dispatch);
     if (refusal) {
@@ -251,7 +251,7 @@ static enum MHD_Result submit(struct http *h, struct request *req)
         snprintf(err, sizeof err, "body is larger than %ld bytes", h->cfg.max_body);
         return respond_traced_error(h, req, 413, err);
     }
-    if ((long)pending_count(h->pending) >= h->cfg.max_in_flight)
+    if ((long)dispatch_in_flight(h->dispatch) >= h->cfg.max_in_flight)
         return respond_traced_error(h, req, 503, HTTP_TOO_BUSY);
     int rc;
     if (req->route == ROUTE_TASK) {

@@ -4,7 +4,6 @@
 #include "clock.h"
 #include "dispatch.h"
 #include "metrics.h"
-#include "pending.h"
 #include "replica.h"
 #include "route.h"
 
@@ -45,7 +44,7 @@ void instruments_sample(void *arg)
         return;
     struct dispatch_stats ds;
     dispatch_get_stats(ins->dispatch, &ds);
-    metric_set(ins->in_flight, (double)pending_count(ins->pending));
+    metric_set(ins->in_flight, (double)dispatch_in_flight(ins->dispatch));
     metric_set(ins->events_replicas, (double)replica_count_alive(ins->events, clock_wall_ms()));
     metric_set(ins->redispatched, (double)ds.redispatched);
     metric_set(ins->resent, (double)ds.resent);

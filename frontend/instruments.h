@@ -7,7 +7,6 @@ struct dispatch;
 struct metric;
 struct metric_series;
 struct metrics;
-struct pending;
 struct replica_set;
 
 struct instruments {
@@ -17,13 +16,12 @@ struct instruments {
     struct metric_series *publish;       /* a task's PUBLISH until Redis handed it to the events replica */
     struct metric_series *in_flight, *events_replicas, *redispatched, *resent, *followed, *replays;
     struct dispatch *dispatch;
-    struct pending *pending;
     struct replica_set *events;
 };
 
 /* Declare the families in 'm' (NULL: METRICS=off, everything stays NULL). */
 void instruments_declare(struct instruments *ins, struct metrics *m);
-/* telemetry_sample_fn over a struct instruments whose dispatch, pending and events are set. */
+/* telemetry_sample_fn over a struct instruments whose dispatch and events are set. */
 void instruments_sample(void *arg);
 /* The route label of a request (a bounded set: "/", "/task", "/task/{id}", "/tasks", "/metrics", "/dashboard",
  * "/dashboard/stats", "other"). */

@@ -239,7 +239,6 @@ int main(int argc, char **argv)
         return 1;
     }
     app.ins.dispatch = app.dispatch;
-    app.ins.pending = app.pending;
     app.ins.events = events;
     char terr[TELEMETRY_ERR_LEN];
     if (telemetry_start(app.telemetry, app.base, app.bus, ds->metrics_port, instruments_sample, &app.ins, terr) != 0) {

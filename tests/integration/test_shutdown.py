@@ -23,6 +23,14 @@ def post_in_background(port, body):
     return t, result
 
 
+def in_flight_metric(port):
+    """taskbus_http_requests_in_flight from the frontend's GET /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return float(next(line.split()[1] for line in text.splitlines()
+                      if line.startswith("taskbus_http_requests_in_flight ")))
+
+
 class Shutdown(unittest.TestCase):
     """No arithmetic backend runs, so NUMBER tasks stay in flight until someone answers them."""
 
@@ -54,7 +62,14 @@ class Shutdown(unittest.TestCase):
     def test_frontend_answers_a_claim_that_waits_on_a_frozen_redis(self):
         """A request with an Idempotency-Key waits for Redis's answer to its claim outside the table of pending
         requests. SIGTERM while Redis is frozen: the frontend answers it 503 and exits 0 (it used to stop
-        libmicrohttpd with that connection still suspended, which aborts the process)."""
+        libmicrohttpd with that connection still suspended, which aborts the process). The bus's watchdog is slowed
+        down (HEARTBEAT_MS 5 s), so that it does not fail the claim first while the test waits for the request to
+        show in taskbus_http_requests_in_flight (sampled once a second)."""
+        self.stack.stop()
+        self.stack = harness.Stack(BUILD, backends={"string": 1},
+                                   env={"TASK_TIMEOUT_MS": "20000", "SHUTDOWN_GRACE_MS": "300",
+                                        "HEARTBEAT_MS": "5000", "REPLICA_TTL_MS": "15000"}).start()
+        self.port = self.stack.frontend_ports[0]
         redis = next(s for s in self.stack.servers if s.name.startswith("redis"))
         result = {}
 
@@ -71,7 +86,7 @@ class Shutdown(unittest.TestCase):
         try:
             t = threading.Thread(target=keyed)
             t.start()
-            time.sleep(0.05)  # the claim is sent and waits (a frozen Redis takes the bytes, answers nothing)
+            harness.wait_until("the claim waiting in flight", lambda: in_flight_metric(self.port) == 1, 5)
             frontend = next(d for d in self.stack.daemons if d.name.startswith("frontend"))
             code = frontend.stop()
         finally:

@@ -481,7 +481,9 @@ static void test_claims_answered_at_shutdown(void)
     task_classify(body, req->len, &t, err);
     CHECK_INT_EQ(dispatch_task_keyed(e.d, req, &t, "key-9", err), 0);
     CHECK(req->state == REQUEST_CLAIMING);
+    CHECK_INT_EQ(dispatch_in_flight(e.d), 1); /* counted against MAX_IN_FLIGHT while it waits */
     dispatch_answer_claims(e.d, "the frontend is shutting down");
+    CHECK_INT_EQ(dispatch_in_flight(e.d), 0);
     CHECK_INT_EQ(req->status, 503);
     CHECK(strstr(req->response, "shutting down") != NULL);
     e.fake.unclaimed[0] = '\0';
