@@ -90,6 +90,8 @@ def cpu_of(stack):
 def main():
     args = parse_args()
     command = shlex.join([sys.executable] + sys.argv)
+    if args.what == "linger":  # the value compared against is in the environment: the report names it
+        command = f"TASKBUS_BENCH_LINGER_OFF={WHAT['linger'][0]['off']['STORE_LINGER_MS']} {command}"
     started = datetime.datetime.now(datetime.timezone.utc)
     work = tempfile.mkdtemp(prefix="taskbus-overhead-")
     lua = bench.write_lua(work, "mix.lua", bench.BODIES)

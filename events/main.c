@@ -38,7 +38,7 @@ static const struct config_var config[] = {
     { "LOG_MERGE_MS", CONFIG_INT, "250", 0, 60000,
       "a task's arrival record waits this long to be written in one document with its outcome; 0 writes it at once",
       &merge_ms },
-    { "STORE_LINGER_MS", CONFIG_INT, "5", 0, 1000,
+    { "STORE_LINGER_MS", CONFIG_INT, "2", 0, 1000,
       "under load, bulk inserts into the log start at least this long apart, so each holds more records",
       &store_linger_ms },
     { "SHUTDOWN_GRACE_MS", CONFIG_INT, "5000", 0, 600000, "on SIGTERM, time to finish tasks in flight",
