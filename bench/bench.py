@@ -44,6 +44,9 @@ import readload  # noqa: E402
 import storealone  # noqa: E402
 
 HOST = "127.0.0.1"
+# The daemons' settings of every stack the benches start: quick replica expiry, and no per-address connection cap
+# (every connection of the load generator comes from 127.0.0.1).
+STACK_ENV = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info", "MAX_CONNECTIONS_PER_IP": "0"}
 BODIES = ['{"a1":5,"a2":10}', '{"s1":4,"s2":7}', '{"m1":4,"m2":7}', '{"d1":4,"d2":7}', '{"a1":"a","a2":"b"}']
 WRK_TIMEOUT_S = 10          # above the frontend's TASK_TIMEOUT_MS (5 s): a wrk timeout means a lost answer
 SAMPLE_EVERY = 499          # wrk keeps the id of every n-th 2xx answer (up to SAMPLES_PER_THREAD per thread)
@@ -722,8 +725,7 @@ def main():
     with open(body_file, "w") as f:
         f.write(BODIES[0])
 
-    # Every connection of the load generator comes from 127.0.0.1: no per-address cap.
-    env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info", "MAX_CONNECTIONS_PER_IP": "0"}
+    env = dict(STACK_ENV)
     env.update(dict(kv.split("=", 1) for kv in args.env))
     stack = harness.Stack(args.build, workdir=work, frontends=args.frontends, events=args.events,
                           backends=args.backends, env=env)

@@ -165,7 +165,7 @@ def group(name):
 
 def pipeline_rows(args, work, lua, env_extra, post_only=False):
     """Our stack's rows: GET / and POST /task (or only POST), with per-process CPU grouped by daemon."""
-    env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info", "MAX_CONNECTIONS_PER_IP": "0"}
+    env = dict(bench.STACK_ENV)
     env.update(env_extra)
     stack = bench.start_stack(lambda k: harness.Stack(args.build, workdir=f"{work}.{k}", env=env))
     rows = {}

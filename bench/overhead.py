@@ -95,7 +95,7 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     work = tempfile.mkdtemp(prefix="taskbus-overhead-")
     lua = bench.write_lua(work, "mix.lua", bench.BODIES)
-    base_env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info", "MAX_CONNECTIONS_PER_IP": "0"}
+    base_env = bench.STACK_ENV
     stacks, rows, errors = {}, [], []
     try:
         modes, switched, name = WHAT[args.what]

@@ -59,7 +59,7 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     work = tempfile.mkdtemp(prefix="taskbus-profile-")
     lua = bench.write_lua(work, "mix.lua", bench.BODIES)
-    env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info", "MAX_CONNECTIONS_PER_IP": "0"}
+    env = dict(bench.STACK_ENV)
     stack = harness.Stack(args.build, workdir=os.path.join(work, "stack"), env=env)
     perf_data = os.path.join(work, "perf.data")
     try:

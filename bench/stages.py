@@ -61,7 +61,7 @@ def main():
     extra = dict(kv.split("=", 1) for kv in args.env if "=" in kv)
     if len(extra) != len(args.env):
         p.error("environment settings are KEY=VALUE")
-    env = {"HEARTBEAT_MS": "1000", "REPLICA_TTL_MS": "3000", "LOG_LEVEL": "info", "MAX_CONNECTIONS_PER_IP": "0"}
+    env = dict(bench.STACK_ENV)
     env.update(extra)
     work = tempfile.mkdtemp(prefix="taskbus-stages-")
     script = bench.write_lua(work, "mix.lua", bench.BODIES)
